@@ -1,0 +1,66 @@
+"""Translations: kk, ru and en catalogues as data (``wizard/locales/<lang>/*.json``).
+
+Every catalogue file is a flat JSON object ``{"key": "text with {placeholders}"}``; the files of one
+language are merged (a key defined twice is an error). All three languages must have the same keys
+and the same placeholders per key (tests/test_i18n.py checks it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import string
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+
+LANGUAGES: tuple[str, ...] = ("kk", "ru", "en")
+DEFAULT_LANGUAGE = "en"
+LANGUAGE_NAMES: Mapping[str, str] = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+
+@cache
+def catalogue(lang: str) -> Mapping[str, str]:
+    """All strings of one language, merged from its catalogue files."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}")
+    merged: dict[str, str] = {}
+    folder = resources.files("wizard") / "locales" / lang
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".json"):
+            continue
+        data = json.loads(entry.read_text(encoding="utf-8"))
+        for key, text in data.items():
+            if key in merged:
+                raise ValueError(f"{lang}: key {key!r} defined twice ({entry.name})")
+            merged[key] = text
+    return merged
+
+
+def placeholders(text: str) -> set[str]:
+    """The named placeholders of one catalogue text."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def translate(key: str, lang: str = DEFAULT_LANGUAGE, /, **params: object) -> str:
+    """The text for ``key`` in ``lang``, with ``params`` filled in; the key itself if unknown."""
+    lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    text = catalogue(lang).get(key) or catalogue(DEFAULT_LANGUAGE).get(key)
+    if text is None:
+        return key
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return text
+
+
+def detect_language(environ: Mapping[str, str] | None = None) -> str:
+    """The user's language from QOLTANBA_LANG, then the POSIX locale variables; English otherwise."""
+    env = os.environ if environ is None else environ
+    for var in ("QOLTANBA_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        value = (env.get(var) or "").strip().lower()
+        for part in value.split(":"):
+            code = part[:2]
+            if code in LANGUAGES:
+                return code
+    return DEFAULT_LANGUAGE

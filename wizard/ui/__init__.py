@@ -1,0 +1,1 @@
+"""The Flet wizard: one module per step; it only calls the core."""
