@@ -55,7 +55,7 @@ def translate(key: str, lang: str = DEFAULT_LANGUAGE, /, **params: object) -> st
 
 
 def detect_language(environ: Mapping[str, str] | None = None) -> str:
-    """The user's language from QOLTANBA_LANG, then the POSIX locale variables; English otherwise."""
+    """The language from QOLTANBA_LANG, then the POSIX locale variables; English otherwise."""
     env = os.environ if environ is None else environ
     for var in ("QOLTANBA_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
         value = (env.get(var) or "").strip().lower()

@@ -1,1 +1,1 @@
-"""NCA key stores: reading, checking, generating, requesting and writing keys (no UI, no network)."""
+"""NCA key stores: read, check, generate, request and write keys (no UI, no network)."""

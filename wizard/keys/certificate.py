@@ -31,7 +31,7 @@ def load_certificate(data: bytes) -> x509.Certificate:
 
 
 def iin_checksum_ok(number: str) -> bool:
-    """The IIN/BIN control digit (12th) by the official two-pass weighting; NCA test IINs fail it."""
+    """The IIN/BIN control digit by the official two-pass weighting; NCA test IINs fail it."""
     if len(number) != 12 or not number.isdigit():
         return False
     digits = [int(c) for c in number]

@@ -42,7 +42,7 @@ _BLOCK_BYTES = {"sha1": 64, "sha256": 64, "sha512": 128}
 class Profile(str, Enum):
     """How a new store is encrypted."""
 
-    NCA = "nca"  # the NCA's own layout: SHA-1 MAC, 3DES key bag, RC2-40 certificate bag, 1024 rounds
+    NCA = "nca"  # the NCA's layout: SHA-1 MAC, 3DES key bag, RC2-40 certificate bag, 1024 rounds
     MODERN = "modern"  # AES-256-CBC, PBKDF2-HMAC-SHA256 600 000 rounds, SHA-256 MAC
 
 
@@ -196,7 +196,10 @@ def _pbes2_decrypt(algorithm: algos.EncryptionAlgorithm, ciphertext: bytes, pass
     if not (1 <= iterations <= 10_000_000):
         raise StoreError("store_corrupt")
     key = hashlib.pbkdf2_hmac(
-        algorithm.kdf_hmac, password.encode("utf-8"), algorithm.kdf_salt, iterations,
+        algorithm.kdf_hmac,
+        password.encode("utf-8"),
+        algorithm.kdf_salt,
+        iterations,
         algorithm.key_length,
     )
     return _cbc_decrypt(algorithms.AES(key), algorithm.encryption_iv, ciphertext, 128)

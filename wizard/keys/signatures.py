@@ -1,4 +1,4 @@
-"""Check an X.509 signature (certificate or CRL) under an issuer's public key, whatever the scheme."""
+"""Check an X.509 signature (certificate or CRL) under an issuer's key, whatever the scheme."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from wizard.keys import oids
 
 
-def issuer_signed(issuer: x509.Certificate, signed: x509.Certificate | x509.CertificateRevocationList) -> bool:
+def issuer_signed(
+    issuer: x509.Certificate, signed: x509.Certificate | x509.CertificateRevocationList
+) -> bool:
     """True when ``signed`` (a certificate or a CRL) carries a valid signature by ``issuer``."""
     if isinstance(signed, x509.Certificate):
         tbs = signed.tbs_certificate_bytes
