@@ -101,6 +101,8 @@ def parse_pfx(data: bytes) -> pkcs12.Pfx:
     """Parse the outer structure; a file that is not PKCS#12 or is cut short raises StoreError."""
     if not data:
         raise StoreError("store_empty")
+    if data.lstrip().startswith(b"-----BEGIN CERTIFICATE"):
+        raise StoreError("store_is_certificate")
     if data[0] != 0x30:
         raise StoreError("store_not_pkcs12")
     try:

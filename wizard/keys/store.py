@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from wizard.errors import StoreError
+from wizard.errors import StoreError, WrongPassword
 from wizard.keys import oids
 from wizard.keys.certificate import CertificateFacts, describe, load_certificate, utc_now
 from wizard.keys.pkcs12 import StoreContents, private_key_algorithm, read_pkcs12
@@ -100,7 +100,12 @@ def open_store_bytes(
     ca_files: list[Path] | None = None,
 ) -> KeyStore:
     """Open a store from its bytes (a picked file on the web has no path)."""
-    contents = read_pkcs12(data, password)
+    try:
+        contents = read_pkcs12(data, password)
+    except WrongPassword:
+        if any(ch.isalpha() and not ch.isascii() for ch in password):
+            raise WrongPassword("wrong_password_layout") from None  # typed in the Cyrillic layout
+        raise
     certificate = load_certificate(contents.certificates[0])
     private_key, _algorithm = load_private_key(contents.private_key_info)
     facts = describe(certificate)
