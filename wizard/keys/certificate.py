@@ -206,6 +206,14 @@ def _usage(scheme: Scheme, eku: set[str], key_usage, policies: tuple[str, ...]) 
     return tuple(usage)
 
 
+def certificate_public_key_info(certificate_der: bytes) -> bytes:
+    """A certificate's SubjectPublicKeyInfo, DER, whatever the key's algorithm."""
+    from asn1crypto import x509 as asn1_x509
+
+    tbs = asn1_x509.Certificate.load(certificate_der)["tbs_certificate"]
+    return tbs["subject_public_key_info"].dump()
+
+
 def certificate_pem(cert: x509.Certificate) -> str:
     """PEM text, as NCALayer's getKeyInfo returns the certificate."""
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")

@@ -343,7 +343,7 @@ def _encryption(profile: Profile, password: str, plaintext: bytes, for_key: bool
                     "key_derivation_func": {
                         "algorithm": "pbkdf2",
                         "parameters": {
-                            "salt": salt,
+                            "salt": algos.Pbkdf2Salt(name="specified", value=salt),
                             "iteration_count": MODERN_PBKDF2_ITERATIONS,
                             "prf": {"algorithm": "sha256"},
                         },

@@ -9,13 +9,17 @@ from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from wizard.errors import StoreError, WrongPassword
-from wizard.keys import oids
-from wizard.keys.certificate import CertificateFacts, describe, load_certificate, utc_now
-from wizard.keys.pkcs12 import StoreContents, private_key_algorithm, read_pkcs12
+from wizard.keys.certificate import (
+    CertificateFacts,
+    certificate_public_key_info,
+    describe,
+    load_certificate,
+    utc_now,
+)
+from wizard.keys.keypair import KeyPair, key_pair_from_pkcs8
+from wizard.keys.pkcs12 import StoreContents, read_pkcs12
 from wizard.keys.revocation import Revocation, check, material_near
 from wizard.keys.verdict import Verdict, renewability
 
@@ -57,7 +61,7 @@ class KeyStore:
     certificate: x509.Certificate
     facts: CertificateFacts
     contents: StoreContents = field(repr=False)
-    private_key: object | None = field(repr=False)  # None when this build cannot use the key
+    private_key: KeyPair | None = field(repr=False)  # None when this build cannot use the key
     key_matches: bool | None  # the key belongs to the certificate (None: cannot tell yet)
     revocation: Revocation
 
@@ -70,25 +74,10 @@ class KeyStore:
         )
 
 
-def load_private_key(private_key_info: bytes) -> tuple[object | None, str]:
-    """The usable private key object (or None) and the key's algorithm OID."""
-    algorithm = private_key_algorithm(private_key_info)
-    if algorithm == oids.RSA_ENCRYPTION:
-        try:
-            return serialization.load_der_private_key(private_key_info, None), algorithm
-        except (ValueError, TypeError) as exc:
-            raise StoreError("store_corrupt") from exc
-    return None, algorithm
-
-
-def _key_matches(private_key: object | None, cert: x509.Certificate) -> bool | None:
-    if isinstance(private_key, rsa.RSAPrivateKey):
-        public = cert.public_key()
-        return (
-            isinstance(public, rsa.RSAPublicKey)
-            and public.public_numbers() == private_key.public_key().public_numbers()
-        )
-    return None
+def _key_matches(private_key: KeyPair | None, certificate_der: bytes) -> bool | None:
+    if private_key is None:
+        return None
+    return private_key.same_public_key(certificate_public_key_info(certificate_der))
 
 
 def open_store_bytes(
@@ -107,7 +96,7 @@ def open_store_bytes(
             raise WrongPassword("wrong_password_layout") from None  # typed in the Cyrillic layout
         raise
     certificate = load_certificate(contents.certificates[0])
-    private_key, _algorithm = load_private_key(contents.private_key_info)
+    private_key = key_pair_from_pkcs8(contents.private_key_info)
     facts = describe(certificate)
     revocation = check(certificate, crl_files or [], ca_files or [])
     return KeyStore(
@@ -116,7 +105,7 @@ def open_store_bytes(
         facts=facts,
         contents=contents,
         private_key=private_key,
-        key_matches=_key_matches(private_key, certificate),
+        key_matches=_key_matches(private_key, contents.certificates[0]),
         revocation=revocation,
     )
 
