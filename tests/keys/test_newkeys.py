@@ -8,7 +8,6 @@ import hashlib
 import os
 import stat
 import subprocess
-from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -141,7 +140,9 @@ def test_request_copies_subject_byte_for_byte_and_carries_email_and_store_extens
     csr = x509.load_der_x509_csr(der)
     assert csr.is_signature_valid
     assert csr.subject == SUBJECT
-    store_ext = csr.extensions.get_extension_for_oid(x509.ObjectIdentifier(oids.KEY_STORE_EXTENSION))
+    store_ext = csr.extensions.get_extension_for_oid(
+        x509.ObjectIdentifier(oids.KEY_STORE_EXTENSION)
+    )
     assert store_ext.value.value == key_store_extension()
     assert key_store_extension() == bytes.fromhex("300a06082a830e0303050101")
 
@@ -206,9 +207,11 @@ def test_new_store_round_trip_nca_layout(tmp_path, ca, key):
     cert = ca.certify(build_request(key, subject_der()))
     folder = prepare_new_folder(tmp_path / "new-keys")
     path = save_store(folder, key, cert, NEW_PASSWORD)
-    ski = x509.load_der_x509_certificate(cert).extensions.get_extension_for_class(
-        x509.SubjectKeyIdentifier
-    ).value.digest
+    ski = (
+        x509.load_der_x509_certificate(cert)
+        .extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+        .value.digest
+    )
     assert path.name == f"RSA256_{ski.hex()}.p12"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
