@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 # Extended key usage: what a key is for, and who holds it.
 CLIENT_AUTH = "1.3.6.1.5.5.7.3.2"
@@ -11,7 +11,7 @@ INDIVIDUAL = "1.2.398.3.3.4.1.1"
 LEGAL_ENTITY = "1.2.398.3.3.4.1.2"
 
 
-class Holder(str, Enum):
+class Holder(StrEnum):
     """Who holds the key, as the NCA's EKU role OIDs say (DOMAIN.md §5)."""
 
     INDIVIDUAL = "individual"
@@ -62,7 +62,7 @@ GOST2004_SIGNATURE = "1.2.398.3.10.1.1.1.2"
 RUSSIAN_GOST2012_512_KEY = "1.2.643.7.1.1.1.2"
 
 
-class Scheme(str, Enum):
+class Scheme(StrEnum):
     """Key scheme of a store, as Qoltanba names it (`algorithm` in `inspect --json`)."""
 
     RSA = "RSA"

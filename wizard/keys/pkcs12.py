@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from asn1crypto import algos, cms, core, pkcs12
 from asn1crypto import keys as asn1_keys
@@ -39,7 +39,7 @@ _HASHES = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha
 _BLOCK_BYTES = {"sha1": 64, "sha256": 64, "sha512": 128}
 
 
-class Profile(str, Enum):
+class Profile(StrEnum):
     """How a new store is encrypted."""
 
     NCA = "nca"  # the NCA's layout: SHA-1 MAC, 3DES key bag, RC2-40 certificate bag, 1024 rounds
