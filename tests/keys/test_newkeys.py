@@ -49,7 +49,7 @@ class ThrowawayCA:
     def __init__(self) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TEST CA (throwaway)")])
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         self.cert = (
             x509.CertificateBuilder()
             .subject_name(name)
@@ -64,7 +64,7 @@ class ThrowawayCA:
 
     def certify(self, csr_der: bytes, *, days: int = 365, usage: str = "sign") -> bytes:
         csr = x509.load_der_x509_csr(csr_der)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         eku = [
             ExtendedKeyUsageOID.EMAIL_PROTECTION
             if usage == "sign"
