@@ -17,6 +17,7 @@ from wizard.keys.oids import Scheme
 
 RSA_BITS = 2048
 SHA256_WITH_RSA = "1.2.840.113549.1.1.11"
+SHA256 = "2.16.840.1.101.3.4.2.1"
 
 
 class KeyPair(ABC):
@@ -40,6 +41,11 @@ class KeyPair(ABC):
     @abstractmethod
     def signature_algorithm(self) -> dict[str, Any]:
         """The AlgorithmIdentifier of its signatures, for asn1crypto (``algorithm`` as an OID)."""
+
+    @property
+    @abstractmethod
+    def digest_algorithm(self) -> str:
+        """The OID of the hash its signatures use (CMS digestAlgorithm)."""
 
     def key_identifier(self) -> bytes:
         """RFC 5280 method 1: SHA-1 of the public key bits (the NCA names files after it)."""
@@ -91,6 +97,10 @@ class RsaKeyPair(KeyPair):
     @property
     def signature_algorithm(self) -> dict[str, Any]:
         return {"algorithm": SHA256_WITH_RSA, "parameters": None}
+
+    @property
+    def digest_algorithm(self) -> str:
+        return SHA256
 
 
 def key_pair_from_pkcs8(private_key_info: bytes) -> KeyPair | None:

@@ -1,0 +1,167 @@
+"""The authority as Qoltanba sees it: one interface, whatever the transport (DESIGN.md).
+
+The real pki.gov.kz renewal protocol is not public, so the wizard talks to an `Authority`; the mock
+authority implements it over HTTP (in-process through httpx's ASGI transport in demo mode, or served
+on a socket), and a real adapter can implement the same interface later. Every implementation must
+pass the contract suite in tests/authority/test_contract.py.
+
+The HTTP API (documented as OpenAPI at GET /v1/openapi.json) — JSON bodies, binary as base64:
+
+  GET  /v1/authority                       -> AuthorityInfo
+  POST /v1/login/challenge                 -> {"challenge": b64, "expires_at": iso}
+  POST /v1/login {"cms": b64}              -> {"session": str, "expires_at": iso}
+       the CMS (attached) signs the challenge bytes with the current AUTH key (GOST: its one key)
+  POST /v1/applications {"cms": b64}       -> ApplicationStatus (201; 200 when replayed)
+       Authorization: Bearer <session>; Idempotency-Key: <uuid>. The CMS, signed with the current
+       SIGNING key, carries the application JSON (see `application_document`).
+  POST /v1/applications/{number}/confirm {"code": "123456"}  -> ApplicationStatus
+       Authorization, Idempotency-Key. A wrong code: 422 {"error": "code_wrong", ...}
+  GET  /v1/applications/{number}           -> ApplicationStatus (Retry-After while processing)
+  GET  /v1/applications/{number}/certificates -> IssuedCertificates (409 until issued)
+  GET  /v1/demo/outbox/{number}            -> {"messages": [{"text": str, "code": str}]} (demo)
+  POST /v1/demo/holders                    -> {"certificates": [{"usage", "certificate"}], ...}
+       (demo only: issue a demo holder's *current* keys for `qoltanba demo-keys`)
+
+Errors are JSON {"error": code, "message": str} with 4xx/5xx; 429 and 503 carry Retry-After.
+Application states: submitted -> awaiting_code -> [awaiting_head] -> processing -> issued
+-> downloaded; or rejected (with a reason) or lapsed (never confirmed).
+
+Errors an implementation raises (wizard.errors): AuthorityUnreachable (retryable; .params has
+retry_after seconds when the authority said so), ApplicationRejected (reason),
+AuthorityProtocolError (a broken or hostile answer), SessionExpired (log in again), CodeWrong
+(attempts_left).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from wizard.errors import QoltanbaError
+
+
+class ApplicationState(StrEnum):
+    SUBMITTED = "submitted"
+    AWAITING_CODE = "awaiting_code"
+    AWAITING_HEAD = "awaiting_head"
+    PROCESSING = "processing"
+    ISSUED = "issued"
+    DOWNLOADED = "downloaded"
+    REJECTED = "rejected"
+    LAPSED = "lapsed"
+
+    @property
+    def final(self) -> bool:
+        return self in (ApplicationState.REJECTED, ApplicationState.LAPSED)
+
+
+class SessionExpired(QoltanbaError):
+    """The session is unknown or expired: log in again with the AUTH key."""
+
+    exit_code = 6
+    default_code = "authority_session_expired"
+
+
+class CodeWrong(QoltanbaError):
+    """The one-time code was wrong; ``params['attempts_left']`` says how many tries remain."""
+
+    exit_code = 7
+    default_code = "code_wrong"
+
+
+@dataclass(frozen=True)
+class AuthorityInfo:
+    name: str
+    demo: bool
+    schemes: tuple[str, ...]  # Scheme values it issues: "RSA", "GOST 2015 512"
+    ca_certificates: tuple[bytes, ...]  # DER: issuing CA(s) first, root(s) last
+
+
+@dataclass(frozen=True)
+class ApplicationStatus:
+    number: str
+    state: ApplicationState
+    reason: str | None = None  # for rejected / lapsed
+    retry_after: float | None = None  # seconds until asking again makes sense
+    attempts_left: int | None = None  # one-time code attempts
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    usage: str  # "auth", "sign" or "both"
+    certificate: bytes  # DER
+
+
+@dataclass(frozen=True)
+class IssuedCertificates:
+    number: str
+    certificates: tuple[IssuedCertificate, ...]
+    chain: tuple[bytes, ...] = field(default=())  # DER: issuing CA first, root last
+
+
+@runtime_checkable
+class Authority(Protocol):
+    """What Qoltanba needs from a certification authority. All calls may raise
+    AuthorityUnreachable (retryable) or AuthorityProtocolError; see each for the rest."""
+
+    async def info(self) -> AuthorityInfo:
+        """Who the authority is, whether it is a demo, what it issues, its CA certificates."""
+
+    async def challenge(self) -> bytes:
+        """A fresh login challenge to be signed (CMS) with the current AUTH key."""
+
+    async def login(self, signed_challenge: bytes) -> str:
+        """A session for the holder of the key that signed the challenge.
+        Raises ApplicationRejected("login_refused") when the key is not acceptable."""
+
+    async def submit(
+        self, session: str, application: bytes, idempotency_key: str
+    ) -> ApplicationStatus:
+        """File a renewal application (CMS signed with the current signing key). Replaying the
+        same idempotency key returns the same application; never a second one.
+        Raises SessionExpired, ApplicationRejected (with the reason)."""
+
+    async def confirm(
+        self, session: str, number: str, code: str, idempotency_key: str
+    ) -> ApplicationStatus:
+        """Confirm with the one-time code. Raises CodeWrong (attempts_left), SessionExpired,
+        ApplicationRejected (too many wrong codes)."""
+
+    async def status(self, session: str, number: str) -> ApplicationStatus:
+        """Where the application is now, with a retry hint while it is being processed."""
+
+    async def download(self, session: str, number: str) -> IssuedCertificates:
+        """The issued certificates with their chain (only once issued)."""
+
+    async def demo_codes(self, number: str) -> list[str]:
+        """Demo only: the one-time codes 'sent by SMS' for an application (empty otherwise)."""
+
+
+def application_document(
+    *,
+    idempotency_key: str,
+    email: str,
+    locality: str,
+    storage: str,
+    requests: list[tuple[str, bytes]],
+    current_certificates: list[tuple[str, bytes]],
+) -> bytes:
+    """The application's canonical JSON (what the CMS signs): requests and current certificates
+    as (usage, DER) pairs; storage is "pkcs12" for a file store or a token kind."""
+    import base64
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
+    document = {
+        "type": "qoltanba.renewal.v1",
+        "idempotency_key": idempotency_key,
+        "email": email,
+        "locality": locality,
+        "storage": storage,
+        "requests": [{"usage": u, "csr": b64(d)} for u, d in requests],
+        "current": [{"usage": u, "certificate": b64(d)} for u, d in current_certificates],
+    }
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
