@@ -60,8 +60,17 @@ class StoreError(QoltanbaError):
 
 
 class NotRenewable(QoltanbaError):
+    """``params['reason']`` is a verdict reason; the message is that verdict's advice."""
+
     exit_code = 5
     default_code = "not_renewable"
+
+    def message(self, lang: str) -> str:
+        from wizard.i18n import translate
+
+        reason = self.params.get("reason")
+        advice = translate(f"verdict.{reason}", lang) if reason else ""
+        return f"{translate('error.not_renewable', lang)} {advice}".strip()
 
 
 class AuthorityUnreachable(QoltanbaError):
@@ -75,8 +84,17 @@ class ApplicationRejected(QoltanbaError):
 
 
 class PasswordRejected(QoltanbaError):
+    """``params['problems']`` are password problem codes, each said in the message."""
+
     exit_code = 8
     default_code = "password_rejected"
+
+    def message(self, lang: str) -> str:
+        from wizard.i18n import translate
+
+        problems = self.params.get("problems") or ()
+        detail = "; ".join(translate(f"password.problem.{code}", lang) for code in problems)
+        return translate(f"error.{self.code}", lang, detail=detail)
 
 
 class OutputRefused(QoltanbaError):

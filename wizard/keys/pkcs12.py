@@ -34,6 +34,9 @@ ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, Attri
 NCA_ITERATIONS = 1024
 MODERN_PBKDF2_ITERATIONS = 600_000
 MODERN_MAC_ITERATIONS = 2048
+# A pending new key lives hours or days until its certificate arrives; this is still far stronger
+# than the NCA layout (1024 rounds of SHA-1) the final store must use.
+PENDING_PBKDF2_ITERATIONS = 100_000
 
 _HASHES = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
 _BLOCK_BYTES = {"sha1": 64, "sha256": 64, "sha512": 128}
@@ -328,13 +331,19 @@ def _bag_attributes(friendly_name: str, local_key_id: bytes) -> pkcs12.Attribute
     )
 
 
-def _encryption(profile: Profile, password: str, plaintext: bytes, for_key: bool):
+def _encryption(
+    profile: Profile,
+    password: str,
+    plaintext: bytes,
+    for_key: bool,
+    iterations: int = MODERN_PBKDF2_ITERATIONS,
+):
     """Encrypt one bag's content; returns (EncryptionAlgorithm, ciphertext)."""
     salt = os.urandom(20) if profile is Profile.NCA else os.urandom(16)
     if profile is Profile.MODERN:
         iv = os.urandom(16)
         key = hashlib.pbkdf2_hmac(
-            "sha256", password.encode("utf-8"), salt, MODERN_PBKDF2_ITERATIONS, 32
+            "sha256", password.encode("utf-8"), salt, iterations, 32
         )
         algorithm = algos.EncryptionAlgorithm(
             {
@@ -344,7 +353,7 @@ def _encryption(profile: Profile, password: str, plaintext: bytes, for_key: bool
                         "algorithm": "pbkdf2",
                         "parameters": {
                             "salt": algos.Pbkdf2Salt(name="specified", value=salt),
-                            "iteration_count": MODERN_PBKDF2_ITERATIONS,
+                            "iteration_count": iterations,
                             "prf": {"algorithm": "sha256"},
                         },
                     },
@@ -449,3 +458,27 @@ def write_pkcs12(
         }
     )
     return pfx.dump()
+
+
+def encrypt_private_key(
+    private_key_info: bytes, password: str, *, iterations: int = PENDING_PBKDF2_ITERATIONS
+) -> bytes:
+    """PKCS#8 EncryptedPrivateKeyInfo (PBES2: PBKDF2-HMAC-SHA256, AES-256-CBC), DER."""
+    algorithm, ciphertext = _encryption(
+        Profile.MODERN, password, private_key_info, True, iterations=iterations
+    )
+    return asn1_keys.EncryptedPrivateKeyInfo(
+        {"encryption_algorithm": algorithm, "encrypted_data": ciphertext}
+    ).dump()
+
+
+def decrypt_private_key(data: bytes, password: str) -> bytes:
+    """The PKCS#8 PrivateKeyInfo inside; ValueError when it does not decrypt (callers decide
+    "wrong password" by comparing the key with the public key they recorded)."""
+    try:
+        info = asn1_keys.EncryptedPrivateKeyInfo.load(data, strict=True)
+        plain = _decrypt(info["encryption_algorithm"], info["encrypted_data"].native, password)
+        RawPrivateKeyInfo.load(plain, strict=True).native  # noqa: B018 - must parse whole
+    except (StoreError, *ASN1_ERRORS) as exc:
+        raise ValueError("private key does not decrypt") from exc
+    return plain
