@@ -137,6 +137,178 @@ def cmd_inspect(args: argparse.Namespace, lang: str, out: TextIO) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# demo-keys, renew, status, authority serve
+
+
+def _env_password(var: str) -> str:
+    value = os.environ.get(var)
+    if value is None:
+        raise UsageError("password_env_missing", var=var)
+    return value
+
+
+def _emit(report: dict[str, Any], as_json: bool, lines: list[str], out: TextIO) -> None:
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, indent=2), file=out)
+    else:
+        for line in lines:
+            print(line, file=out)
+
+
+async def _demo_keys(args: argparse.Namespace, password: str) -> dict[str, Any]:
+    from pathlib import Path
+
+    from wizard.authority.connect import open_authority
+    from wizard.keys import profile
+    from wizard.keys.files import prepare_new_folder
+    from wizard.keys.keypair import generate
+    from wizard.keys.oids import Holder, Scheme
+    from wizard.keys.request import build_request
+    from wizard.keys.writer import save_store
+
+    scheme = Scheme.GOST2015 if args.scheme == "gost" else Scheme.RSA
+    holder = Holder(args.holder)
+    folder = prepare_new_folder(Path(args.out))
+    subject = profile.subject(profile.DEMO_HOLDERS[holder])
+    usages = ("both",) if scheme is Scheme.GOST2015 else ("auth", "sign")
+    keys = {usage: generate(scheme) for usage in usages}
+    requests = [(usage, build_request(keys[usage], subject)) for usage in usages]
+    async with open_authority(args.authority) as authority:
+        issued = await authority.demo_issue_holder(
+            scheme.value, holder.value, args.days_left, requests
+        )
+    files = []
+    for item in issued.certificates:
+        files.append(str(save_store(folder, keys[item.usage], item.certificate, password)))
+    return {"folder": str(folder), "files": files, "holder": holder.value, "scheme": scheme.value}
+
+
+def cmd_demo_keys(args: argparse.Namespace, lang: str, out: TextIO) -> int:
+    import asyncio
+
+    password = _env_password(args.password_env)
+    report = asyncio.run(_demo_keys(args, password))
+    _emit(report, args.json, report["files"], out)
+    return 0
+
+
+def _code_source(args: argparse.Namespace, authority, lang: str):
+    async def demo_code(number: str, attempts_left: int | None) -> str:
+        codes = await authority.demo_codes(number)
+        if not codes:
+            raise UsageError("otp_unavailable")
+        return codes[-1]
+
+    async def asked_code(number: str, attempts_left: int | None) -> str:
+        if args.otp_stdin:
+            line = sys.stdin.readline().strip()
+        else:
+            line = input(translate("cli.otp_prompt", lang, application=number)).strip()
+        if not line:
+            raise UsageError("otp_unavailable")
+        return line
+
+    return demo_code if args.authority == "demo" and not args.otp_stdin else asked_code
+
+
+async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
+    from pathlib import Path
+
+    from wizard.authority.connect import home, open_authority
+    from wizard.keys.store import open_store
+    from wizard.renewal.journal import RenewalJournal
+    from wizard.renewal.process import RenewalDetails, Renewer, current_keys
+
+    password = _env_password(args.password_env)
+    new_password = _env_password(args.new_password_env)
+    stores = [open_store(path, password) for path in args.store]
+    current = current_keys(stores)
+    details = RenewalDetails(
+        email=args.email,
+        locality=args.locality,
+        folder=Path(args.out),
+        new_password=new_password,
+        storage=args.storage,
+    )
+    state = home()
+    journal = RenewalJournal(state / "journal.sqlite3")
+    async with open_authority(args.authority, state) as authority:
+        renewer = Renewer(journal, authority, args.authority, max_wait=args.max_wait)
+        try:
+            renewal = await renewer.run(current, details, _code_source(args, authority, lang))
+        except QoltanbaError as error:
+            pending = journal.pending_for(current.fingerprints)
+            error.params.setdefault("application", pending.application if pending else None)
+            raise
+    folder = Path(renewal.data["folder"])
+    return {
+        "application": renewal.application,
+        "status": renewal.state.value,
+        "folder": str(folder),
+        "files": [str(folder / name) for name in renewal.data.get("files", [])],
+        "not_after": renewal.data.get("not_after"),
+        "renewal": renewal.id,
+    }
+
+
+def cmd_renew(args: argparse.Namespace, lang: str, out: TextIO) -> int:
+    import asyncio
+
+    report = asyncio.run(_renew(args, lang))
+    lines = [
+        translate("cli.renew_done", lang, application=report["application"] or "-"),
+        *report["files"],
+    ]
+    _emit(report, args.json, lines, out)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, lang: str, out: TextIO) -> int:
+    from wizard.authority.connect import home
+    from wizard.renewal.journal import RenewalJournal
+
+    journal = RenewalJournal(home() / "journal.sqlite3")
+    renewals = [
+        {
+            "renewal": r.id,
+            "status": r.state.value,
+            "application": r.application,
+            "authority": r.authority,
+            "folder": r.data.get("folder"),
+            "files": r.data.get("files", []),
+            "not_after": r.data.get("not_after"),
+            "reason": r.data.get("reason"),
+            "updated_at": r.updated_at.isoformat(),
+        }
+        for r in journal.all()
+    ]
+    lines = [
+        f"{r['updated_at'][:16]}  {r['status']:<15} {r['application'] or '-':<14} {r['folder']}"
+        for r in renewals
+    ] or [translate("cli.status_empty", lang)]
+    _emit({"renewals": renewals}, args.json, lines, out)
+    return 0
+
+
+def cmd_authority_serve(args: argparse.Namespace, lang: str, out: TextIO) -> int:
+    from pathlib import Path
+
+    from wizard.authority.connect import home, trusted_paths
+    from wizard.authority.mock import serve
+
+    data = Path(args.data) if args.data else home() / "authority"
+    trusted = [*trusted_paths(), *(Path(p) for p in args.trust or [])]
+    serve(
+        host=args.host,
+        port=args.port,
+        data_dir=data,
+        trusted=trusted,
+        test_endpoints=args.test_faults,
+    )
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,6 +328,48 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--crl", action="append", metavar="FILE", help="a CRL file to check")
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
     inspect.set_defaults(handler=cmd_inspect)
+
+    demo = commands.add_parser("demo-keys", help="make a demo holder's current keys")
+    demo.add_argument("--out", required=True, metavar="DIR")
+    demo.add_argument("--password-env", required=True, metavar="VAR")
+    demo.add_argument("--scheme", choices=("rsa", "gost"), default="rsa")
+    demo.add_argument(
+        "--holder",
+        choices=("individual", "legal-head", "legal-signer", "legal-employee"),
+        default="individual",
+    )
+    demo.add_argument("--days-left", type=int, default=20, metavar="N")
+    demo.add_argument("--authority", default="demo", metavar="demo|URL")
+    demo.add_argument("--json", action="store_true")
+    demo.set_defaults(handler=cmd_demo_keys)
+
+    renew = commands.add_parser("renew", help="renew the current keys into a new folder")
+    renew.add_argument("--store", action="append", required=True, metavar="OLD.p12")
+    renew.add_argument("--password-env", required=True, metavar="VAR")
+    renew.add_argument("--new-password-env", required=True, metavar="VAR")
+    renew.add_argument("--email", required=True)
+    renew.add_argument("--locality", required=True)
+    renew.add_argument("--out", required=True, metavar="DIR")
+    renew.add_argument("--storage", default="pkcs12", help="pkcs12 (a file) or a token kind")
+    renew.add_argument("--authority", default="demo", metavar="demo|URL")
+    renew.add_argument("--otp-stdin", action="store_true", help="read the one-time code from stdin")
+    renew.add_argument("--max-wait", type=float, default=60.0, help=argparse.SUPPRESS)
+    renew.add_argument("--json", action="store_true")
+    renew.set_defaults(handler=cmd_renew)
+
+    status = commands.add_parser("status", help="list renewals and where each stands")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=cmd_status)
+
+    authority = commands.add_parser("authority", help="the mock authority")
+    authority_commands = authority.add_subparsers(dest="authority_command", parser_class=_Parser)
+    serve = authority_commands.add_parser("serve", help="serve the mock authority over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8410)
+    serve.add_argument("--data", metavar="DIR")
+    serve.add_argument("--trust", action="append", metavar="PATH", help="extra CA certs / CRLs")
+    serve.add_argument("--test-faults", action="store_true", help=argparse.SUPPRESS)
+    serve.set_defaults(handler=cmd_authority_serve)
     return parser
 
 
@@ -163,7 +377,10 @@ def _fail(error: QoltanbaError, lang: str, as_json: bool, out: TextIO, err: Text
     message = error.message(lang)
     print(f"qoltanba: {message}", file=err)
     if as_json:
-        print(json.dumps({"error": error.code, "message": message}, ensure_ascii=False), file=out)
+        report: dict[str, Any] = {"error": error.code, "message": message}
+        if error.params.get("application"):
+            report["application"] = error.params["application"]
+        print(json.dumps(report, ensure_ascii=False), file=out)
     return error.exit_code
 
 
