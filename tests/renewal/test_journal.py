@@ -97,6 +97,10 @@ def test_pending_renewal_found_by_any_current_certificate(journal):
     assert journal.pending_for(("f" * 64,)) is None
     journal.advance(first, S.CANCELLED)
     assert journal.pending_for(("d" * 64,)) is None
+    second = journal.start(("d" * 64,), "demo")
+    for state in HAPPY_PATH:
+        second = journal.advance(second, state)
+    assert journal.pending_for(("d" * 64,)).id == second.id  # done: reported, not renewed again
 
 
 def test_survives_a_new_journal_object(journal, tmp_path):

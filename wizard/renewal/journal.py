@@ -182,10 +182,13 @@ class RenewalJournal:
         return [self._row(r) for r in rows]
 
     def pending_for(self, current: tuple[str, ...]) -> Renewal | None:
-        """The unfinished renewal of these current keys, if one exists (never start a second)."""
+        """The renewal of these current keys that is under way or done (never start a second);
+        one that was rejected, lapsed or cancelled leaves room for a new one."""
         wanted = set(current)
         for renewal in reversed(self.all()):
-            if not renewal.state.finished and wanted & set(renewal.current):
+            if wanted & set(renewal.current) and (
+                not renewal.state.finished or renewal.state is S.DONE
+            ):
                 return renewal
         return None
 
