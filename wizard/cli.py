@@ -23,6 +23,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of printing and exiting on its own."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        if message.startswith("unrecognized arguments"):
+            # Never echo stray words back: one of them may be a password typed on the line.
+            raise UsageError("usage_extra_arguments")
         raise UsageError(detail=message)
 
 
@@ -384,13 +387,26 @@ def _fail(error: QoltanbaError, lang: str, as_json: bool, out: TextIO, err: Text
     return error.exit_code
 
 
+def _early_language(argv: list[str]) -> str | None:
+    """--lang as given, before parsing, so that even a usage error speaks that language."""
+    for index, word in enumerate(argv):
+        value = None
+        if word == "--lang" and index + 1 < len(argv):
+            value = argv[index + 1]
+        elif word.startswith("--lang="):
+            value = word.split("=", 1)[1]
+        if value in LANGUAGES:
+            return value
+    return None
+
+
 def main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
-    lang = detect_language()
+    lang = _early_language(argv) or detect_language()
     as_json = "--json" in argv
     try:
         args = build_parser().parse_args(argv)

@@ -128,12 +128,12 @@ def parse_pfx(data: bytes) -> pkcs12.Pfx:
 
 def _what_else(data: bytes) -> str:
     """Name the likely mistake behind a file that does not parse as PKCS#12."""
-    from asn1crypto import x509
+    from cryptography import x509
 
-    try:
-        x509.Certificate.load(data).native  # noqa: B018 - parse it fully
+    try:  # cryptography parses certificates of any key algorithm (GOST ones too)
+        x509.load_der_x509_certificate(data)
         return "store_is_certificate"
-    except ASN1_ERRORS:
+    except ValueError:
         pass
     try:
         core.Asn1Value.load(data, strict=True)
@@ -227,7 +227,13 @@ def _cbc_encrypt(cipher_algorithm, iv: bytes, plaintext: bytes, block_bits: int)
 def read_pkcs12(data: bytes, password: str) -> StoreContents:
     """Open a PKCS#12 store: MAC first (WrongPassword), then the bags (StoreError on damage)."""
     pfx = parse_pfx(data)
-    mac_algorithm = verify_mac(pfx, password)
+    try:
+        mac_algorithm = verify_mac(pfx, password)
+    except WrongPassword:
+        # The MAC decides; but if the password provably decrypts the key, the file is damaged.
+        if _password_opens_key(pfx, password):
+            raise StoreError("store_corrupt") from None
+        raise
     keys: list[tuple[bytes, str, dict]] = []
     certs: list[tuple[bytes, dict]] = []
     cert_encryption: str | None = None
@@ -266,6 +272,27 @@ def read_pkcs12(data: bytes, password: str) -> StoreContents:
         key_encryption=key_encryption,
         certificate_encryption=cert_encryption,
     )
+
+
+def _password_opens_key(pfx: pkcs12.Pfx, password: str) -> bool:
+    """True when the password decrypts a key bag into a well-formed PKCS#8 key: proof that the
+    password is right even though the MAC failed (a damaged file, not a wrong password)."""
+    try:
+        for info in pfx.authenticated_safe:
+            if info["content_type"].native != "data":
+                continue
+            for bag in pkcs12.SafeContents.load(info["content"].native):
+                if bag["bag_id"].native != "pkcs8_shrouded_key_bag":
+                    continue
+                value = bag["bag_value"]
+                plain = _decrypt(
+                    value["encryption_algorithm"], value["encrypted_data"].native, password
+                )
+                RawPrivateKeyInfo.load(plain, strict=True).native  # noqa: B018 - parse it whole
+                return True
+    except (StoreError, *ASN1_ERRORS):
+        return False
+    return False
 
 
 def _attributes(bag: pkcs12.SafeBag) -> dict:
@@ -342,9 +369,7 @@ def _encryption(
     salt = os.urandom(20) if profile is Profile.NCA else os.urandom(16)
     if profile is Profile.MODERN:
         iv = os.urandom(16)
-        key = hashlib.pbkdf2_hmac(
-            "sha256", password.encode("utf-8"), salt, iterations, 32
-        )
+        key = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations, 32)
         algorithm = algos.EncryptionAlgorithm(
             {
                 "algorithm": "pbes2",

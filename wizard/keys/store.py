@@ -89,6 +89,8 @@ def open_store_bytes(
     ca_files: list[Path] | None = None,
 ) -> KeyStore:
     """Open a store from its bytes (a picked file on the web has no path)."""
+    if len(data) > MAX_STORE_BYTES:
+        raise StoreError("store_too_large", path=str(path or ""), limit_kib=MAX_STORE_BYTES // 1024)
     try:
         contents = read_pkcs12(data, password)
     except WrongPassword:
