@@ -197,10 +197,9 @@ def cmd_demo_keys(args: argparse.Namespace, lang: str, out: TextIO) -> int:
 
 def _code_source(args: argparse.Namespace, authority, lang: str):
     async def demo_code(number: str, attempts_left: int | None) -> str:
+        # A demo authority (in-process or served) shows the code as the SMS would.
         codes = await authority.demo_codes(number)
-        if not codes:
-            raise UsageError("otp_unavailable")
-        return codes[-1]
+        return codes[-1] if codes else await asked_code(number, attempts_left)
 
     async def asked_code(number: str, attempts_left: int | None) -> str:
         if args.otp_stdin:
@@ -211,7 +210,7 @@ def _code_source(args: argparse.Namespace, authority, lang: str):
             raise UsageError("otp_unavailable")
         return line
 
-    return demo_code if args.authority == "demo" and not args.otp_stdin else asked_code
+    return asked_code if args.otp_stdin else demo_code
 
 
 async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
