@@ -12,7 +12,7 @@ import os
 import string
 from collections.abc import Mapping
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 LANGUAGES: tuple[str, ...] = ("kk", "ru", "en")
 DEFAULT_LANGUAGE = "en"
@@ -25,7 +25,7 @@ def catalogue(lang: str) -> Mapping[str, str]:
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}")
     merged: dict[str, str] = {}
-    folder = resources.files("wizard") / "locales" / lang
+    folder = Path(__file__).with_name("locales") / lang
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".json"):
             continue

@@ -43,9 +43,9 @@ from typing import Any
 from urllib.parse import quote
 
 import anyio
-import httpx
 
 from wizard import __version__
+from wizard.authority.httpx_lean import httpx
 from wizard.authority.interface import (
     ApplicationState,
     ApplicationStatus,

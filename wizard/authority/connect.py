@@ -44,9 +44,8 @@ def check_url(url: str) -> str:
 
 def open_authority(spec: str, state: Path | None = None):
     """An HttpAuthority for "demo" (the mock, in-process over ASGI) or a URL."""
-    import httpx
-
     from wizard.authority.client import HttpAuthority
+    from wizard.authority.httpx_lean import httpx
 
     if spec == DEMO:
         from wizard.authority.mock import create_app

@@ -110,7 +110,11 @@ def key_pair_from_pkcs8(private_key_info: bytes) -> KeyPair | None:
     algorithm = private_key_algorithm(private_key_info)
     if algorithm == oids.RSA_ENCRYPTION:
         try:
-            key = serialization.load_der_private_key(private_key_info, None)
+            # The store's MAC vouched for these bytes and the public half is compared with the
+            # certificate; OpenSSL re-checks every CRT signature, so the slow prime test is skipped.
+            key = serialization.load_der_private_key(
+                private_key_info, None, unsafe_skip_rsa_key_validation=True
+            )
         except (ValueError, TypeError) as exc:
             raise StoreError("store_corrupt") from exc
         if isinstance(key, rsa.RSAPrivateKey):

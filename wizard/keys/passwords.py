@@ -473,13 +473,16 @@ def _identity_hints(ident: _Identity) -> list[str]:
 # --------------------------------------------------------------------------- the verdict
 
 
-def check_new_password(password: str, *, identity: Iterable[str] = ()) -> PasswordVerdict:
+def check_new_password(
+    password: str, *, identity: Iterable[str] = (), estimate: bool = True
+) -> PasswordVerdict:
     """Judge ``password`` for a new key store.
 
     ``identity``: what others know about the holder — IIN, BIN, surname, name, patronymic (any may
     be empty; Cyrillic names are also checked in Latin spellings). Any problem makes it
     unacceptable; advice is given whenever the strength is below 3 (refused or not). The password
-    is neither kept, logged nor returned.
+    is neither kept, logged nor returned. ``estimate=False`` uses the quick built-in strength
+    estimate instead of zxcvbn (acceptance never depends on it).
     """
     rules = {check.code: check.met for check in check_rules(password)}
     ident = _identity(identity)
@@ -506,11 +509,11 @@ def check_new_password(password: str, *, identity: Iterable[str] = ()) -> Passwo
 
     patterns = _patterns(password, ident) if password else {}
     advice = set(patterns)
-    estimate = _zxcvbn()
+    estimator = _zxcvbn() if estimate else None
     if not password:
         strength = 0
-    elif estimate is not None:
-        strength, found = _zxcvbn_estimate(estimate, password, _identity_hints(ident))
+    elif estimator is not None:
+        strength, found = _zxcvbn_estimate(estimator, password, _identity_hints(ident))
         advice |= found
     else:
         strength = _builtin_estimate(password, patterns)
@@ -531,9 +534,12 @@ def check_new_password(password: str, *, identity: Iterable[str] = ()) -> Passwo
     )
 
 
-def require_acceptable(password: str, *, identity: Iterable[str] = ()) -> PasswordVerdict:
-    """The verdict, or PasswordRejected (params: ``problems``, the codes) when it is refused."""
-    verdict = check_new_password(password, identity=identity)
+def require_acceptable(
+    password: str, *, identity: Iterable[str] = (), estimate: bool = False
+) -> PasswordVerdict:
+    """The verdict, or PasswordRejected (params: ``problems``, the codes) when it is refused.
+    Acceptance never depends on the strength estimate, so the gate skips zxcvbn by default."""
+    verdict = check_new_password(password, identity=identity, estimate=estimate)
     if not verdict.acceptable:
         raise PasswordRejected(problems=verdict.problems)
     return verdict

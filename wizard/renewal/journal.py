@@ -146,13 +146,13 @@ class RenewalJournal:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")  # persistent in the file: set once
             db.executescript(_SCHEMA)
         path.chmod(0o600)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         with closing(sqlite3.connect(self.path, timeout=10, isolation_level=None)) as db:
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             yield db
 
