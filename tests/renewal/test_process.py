@@ -170,3 +170,46 @@ def test_the_current_keys_folder_is_refused(setup):
     with pytest.raises(OutputRefused):
         setup.renew(stores, stores[0].parent)
     assert setup.journal.all() == []
+
+
+def _pending_only(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"), [("wrong_key", "wrong_key"), ("foreign_ca", "untrusted_issuer")]
+)
+def test_a_bad_certificate_from_the_authority_is_never_installed(setup, tmp_path, fault, problem):
+    from wizard.errors import AuthorityProtocolError
+
+    stores = setup.demo_stores()
+    setattr(setup.app.state.faults, fault, 1)
+    out = tmp_path / "new-keys"
+    with pytest.raises(AuthorityProtocolError) as info:
+        setup.renew(stores, out)
+    assert info.value.code == "certificate_refused" and info.value.params["detail"] == problem
+    names = _pending_only(out)
+    assert names and all(n.startswith("PENDING_") for n in names), names  # no store, no CA file
+    renewal = setup.journal.all()[0]
+    assert renewal.state not in (RenewalState.ISSUED, RenewalState.INSTALLED, RenewalState.DONE)
+    assert renewal.data["refused"] == problem
+
+
+def test_authority_down_queues_the_renewal_and_the_same_call_resumes_it(setup, tmp_path):
+    from wizard.errors import AuthorityUnreachable
+
+    stores = setup.demo_stores()
+    out = tmp_path / "new-keys"
+    setup.app.state.faults.drop_count = 100  # every request dropped: the authority is "down"
+    with pytest.raises(AuthorityUnreachable):
+        setup.renew(stores, out)
+    waiting = setup.journal.all()[0]
+    assert waiting.state is RenewalState.SIGNED and waiting.application is None
+    assert all(n.startswith("PENDING_") for n in _pending_only(out))
+    setup.app.state.faults.drop_count = 0  # back up
+    with pytest.raises(WrongPassword):  # the pending keys open only with the new password
+        setup.renew(stores, out, new_password="Another2026xy")
+    assert setup.journal.all()[0].state is RenewalState.SIGNED  # refused before going on
+    done = setup.renew(stores, out)
+    assert done.id == waiting.id and done.state is RenewalState.DONE
+    assert len(setup.journal.all()) == 1

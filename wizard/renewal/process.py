@@ -191,6 +191,8 @@ class Renewer:
         if renewal is not None:
             if renewal.folder is not None and renewal.folder != folder:
                 raise UsageError("renewal_pending_elsewhere", folder=str(renewal.folder))
+            if "keys" in renewal.data and renewal.state is not S.DONE:
+                self._load_keys(renewal, details.new_password)  # a wrong new password stops here
             return renewal
         check_details(details)
         now = self.clock()
