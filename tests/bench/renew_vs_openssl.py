@@ -127,10 +127,10 @@ def openssl_round(work: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def qoltanba_round(work: Path, env: dict[str, str], index: int) -> float:
-    current = work / f"current-{index}"
+def demo_renewal(work: Path, env: dict[str, str], label: str) -> list[str]:
+    """Fresh demo current keys (untimed) and the `renew` arguments that renew them."""
+    current = work / f"current-{label}"
     qoltanba(env, "demo-keys", "--out", str(current), "--password-env", "PASSWORD")
-    stores = sorted(current.glob("*.p12"))
     args = [
         "renew",
         "--password-env",
@@ -142,12 +142,17 @@ def qoltanba_round(work: Path, env: dict[str, str], index: int) -> float:
         "--locality",
         "Almaty",
         "--out",
-        str(work / f"new-{index}"),
+        str(work / f"new-{label}"),
         "--authority",
         "demo",
     ]
-    for store in stores:
+    for store in sorted(current.glob("*.p12")):
         args += ["--store", str(store)]
+    return args
+
+
+def qoltanba_round(work: Path, env: dict[str, str], index: int) -> float:
+    args = demo_renewal(work, env, str(index))
     start = time.perf_counter()
     qoltanba(env, *args)
     return time.perf_counter() - start
@@ -174,8 +179,6 @@ def peak_memory_mb(work: Path, env: dict[str, str]) -> float:
         "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    current = work / "current-mem"
-    qoltanba(env, "demo-keys", "--out", str(current), "--password-env", "PASSWORD")
     cmd = [
         sys.executable,
         "-c",
@@ -183,20 +186,8 @@ def peak_memory_mb(work: Path, env: dict[str, str]) -> float:
         sys.executable,
         "-m",
         "wizard",
-        "renew",
-        "--password-env",
-        "PASSWORD",
-        "--new-password-env",
-        "NEW_PASSWORD",
-        "--email",
-        "bench@example.kz",
-        "--locality",
-        "Almaty",
-        "--out",
-        str(work / "new-mem"),
+        *demo_renewal(work, env, "mem"),
     ]
-    for store in sorted(current.glob("*.p12")):
-        cmd += ["--store", str(store)]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return int(result.stdout.strip()) / 1024  # Linux reports KiB
 
