@@ -29,14 +29,19 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(detail=message)
 
 
+def _env_password(var: str) -> str:
+    """The password held in environment variable ``var`` (never given on the command line)."""
+    value = os.environ.get(var)
+    if value is None:
+        raise UsageError("password_env_missing", var=var)
+    return value
+
+
 def read_password(args: argparse.Namespace, lang: str, *, env_attr: str = "password_env") -> str:
     """A password from the named environment variable, standard input, or a prompt on a TTY."""
     var = getattr(args, env_attr, None)
     if var:
-        value = os.environ.get(var)
-        if value is None:
-            raise UsageError("password_env_missing", var=var)
-        return value
+        return _env_password(var)
     if getattr(args, "password_stdin", False) or not sys.stdin.isatty():
         line = sys.stdin.readline()
         value = line[:-1] if line.endswith("\n") else line
@@ -141,13 +146,6 @@ def cmd_inspect(args: argparse.Namespace, lang: str, out: TextIO) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # demo-keys, renew, status, authority serve
-
-
-def _env_password(var: str) -> str:
-    value = os.environ.get(var)
-    if value is None:
-        raise UsageError("password_env_missing", var=var)
-    return value
 
 
 def _emit(report: dict[str, Any], as_json: bool, lines: list[str], out: TextIO) -> None:

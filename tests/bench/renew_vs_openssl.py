@@ -33,8 +33,7 @@ def qoltanba(env: dict[str, str], *args: str) -> None:
     run([sys.executable, "-m", "wizard", *args], env)
 
 
-def openssl_ca(work: Path, env: dict[str, str]) -> None:
-    """A CA made once, outside the timing, as the authority's own CA would be."""
+def genrsa(path: Path, env: dict[str, str]) -> None:
     run(
         [
             "openssl",
@@ -44,10 +43,15 @@ def openssl_ca(work: Path, env: dict[str, str]) -> None:
             "-pkeyopt",
             "rsa_keygen_bits:2048",
             "-out",
-            str(work / "ca.key"),
+            str(path),
         ],
         env,
     )
+
+
+def openssl_ca(work: Path, env: dict[str, str]) -> None:
+    """A CA made once, outside the timing, as the authority's own CA would be."""
+    genrsa(work / "ca.key", env)
     run(
         [
             "openssl",
@@ -74,19 +78,7 @@ def openssl_round(work: Path, env: dict[str, str]) -> float:
         key, csr, cert, p12 = (work / f"{usage}.{ext}" for ext in ("key", "csr", "pem", "p12"))
         for path in (key, csr, cert, p12):
             path.unlink(missing_ok=True)
-        run(
-            [
-                "openssl",
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-out",
-                str(key),
-            ],
-            env,
-        )
+        genrsa(key, env)
         run(["openssl", "req", "-new", "-key", str(key), "-subj", SUBJECT, "-out", str(csr)], env)
         run(
             [

@@ -3,7 +3,6 @@ export it as PKCS#8. RSA goes through `cryptography`; GOST R 34.10-2015 plugs in
 
 from __future__ import annotations
 
-import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
@@ -13,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from wizard.errors import QoltanbaError, StoreError
 from wizard.keys import oids
+from wizard.keys.asn1 import key_identifier
 from wizard.keys.oids import Scheme
 
 RSA_BITS = 2048
@@ -49,13 +49,7 @@ class KeyPair(ABC):
 
     def key_identifier(self) -> bytes:
         """RFC 5280 method 1: SHA-1 of the public key bits (the NCA names files after it)."""
-        from asn1crypto import core
-
-        class _Spki(core.Sequence):
-            _fields = [("algorithm", core.Any), ("public_key", core.BitString)]
-
-        bits = _Spki.load(self.public_key_info())["public_key"].contents[1:]
-        return hashlib.sha1(bits, usedforsecurity=False).digest()
+        return key_identifier(self.public_key_info())
 
     def same_public_key(self, other: KeyPair | bytes) -> bool:
         theirs = other.public_key_info() if isinstance(other, KeyPair) else other

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from wizard.errors import StoreError, WrongPassword
+from wizard.keys.asn1 import RawPrivateKeyInfo
 
 try:  # cryptography >= 43 keeps TripleDES among the "decrepit" algorithms
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -324,21 +325,6 @@ def _collect(safe: pkcs12.SafeContents, password: str, keys: list, certs: list) 
 
 # ---------------------------------------------------------------------------------------------
 # Writing
-
-
-class _RawAlgorithm(core.Sequence):
-    _fields = [("algorithm", core.ObjectIdentifier), ("parameters", core.Any, {"optional": True})]
-
-
-class RawPrivateKeyInfo(core.Sequence):
-    """PKCS#8 with any algorithm (asn1crypto's own refuses the Kazakh GOST OIDs)."""
-
-    _fields = [
-        ("version", core.Integer),
-        ("private_key_algorithm", _RawAlgorithm),
-        ("private_key", core.OctetString),
-        ("attributes", core.Any, {"implicit": 0, "optional": True}),
-    ]
 
 
 def private_key_algorithm(private_key_info: bytes) -> str:

@@ -43,7 +43,10 @@ def subject_key_identifier(certificate: x509.Certificate, key: KeyPair) -> bytes
 
 def store_file_name(certificate_der: bytes, key: KeyPair) -> str:
     certificate = load_certificate(certificate_der)
-    ski = subject_key_identifier(certificate, key)
+    return _file_name(certificate, subject_key_identifier(certificate, key))
+
+
+def _file_name(certificate: x509.Certificate, ski: bytes) -> str:
     return f"{file_prefix(describe(certificate))}_{ski.hex()}.p12"
 
 
@@ -72,7 +75,7 @@ def save_store(
         local_key_id=ski,
         profile=profile,
     )
-    path = write_new_file(folder, store_file_name(certificate_der, key), data)
+    path = write_new_file(folder, _file_name(certificate, ski), data)
     reopened = read_pkcs12(path.read_bytes(), password)
     if (
         reopened.certificates[0] != certificate_der

@@ -9,18 +9,17 @@ type and role OIDs in the EKU, SKI, AKI and the e-mail in SubjectAltName.
 from __future__ import annotations
 
 import calendar
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from asn1crypto import keys as asn1_keys
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from wizard.keys import oids
+from wizard.keys.asn1 import key_identifier
 
 DEMO_ROOT_NAME = "QOLTANBA DEMO ROOT CA (NOT TRUSTED)"
 DEMO_ISSUING_NAME = "QOLTANBA DEMO ISSUING CA"
@@ -118,12 +117,6 @@ def create_ca(
 def _authority_key_id(ca: CertificationAuthority) -> x509.AuthorityKeyIdentifier:
     ski = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
-
-
-def key_identifier(public_key_info: bytes) -> bytes:
-    """RFC 5280 method 1 (SHA-1 of the key bits), whatever the key's scheme, as the NCA uses it."""
-    bits = asn1_keys.PublicKeyInfo.load(public_key_info)["public_key"].contents[1:]
-    return hashlib.sha1(bits, usedforsecurity=False).digest()
 
 
 # Key usage, EKU purpose and the individual / legal policy, per usage (DOMAIN.md §5).

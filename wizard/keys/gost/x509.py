@@ -5,25 +5,17 @@ from __future__ import annotations
 
 from asn1crypto import core
 
+from wizard.keys.asn1 import RawPublicKeyInfo, public_key_bits
 from wizard.keys.gost.gost3410 import OID_KZ_GOST2015_512_PUBLIC_KEY, Point, decode_public_key
 from wizard.keys.gost.gost3410 import verify as gost_verify
 
 
-class _Algorithm(core.Sequence):
-    _fields = [("algorithm", core.ObjectIdentifier), ("parameters", core.Any, {"optional": True})]
-
-
-class _PublicKeyInfo(core.Sequence):
-    _fields = [("algorithm", _Algorithm), ("public_key", core.BitString)]
-
-
 def public_point(public_key_info: bytes) -> Point:
     """The public point of a GOST 2015 512 SPKI; ValueError for anything else."""
-    spki = _PublicKeyInfo.load(public_key_info)
+    spki = RawPublicKeyInfo.load(public_key_info)
     if spki["algorithm"]["algorithm"].dotted != OID_KZ_GOST2015_512_PUBLIC_KEY:
         raise ValueError("not a GOST 2015 512 public key")
-    bits = spki["public_key"].contents[1:]  # skip the unused-bits octet
-    return decode_public_key(core.OctetString.load(bits).native)
+    return decode_public_key(core.OctetString.load(public_key_bits(public_key_info)).native)
 
 
 def verify_spki(public_key_info: bytes, data: bytes, signature: bytes) -> bool:
