@@ -21,6 +21,8 @@ from cryptography.x509.oid import NameOID
 
 from wizard.errors import StoreError, WrongPassword
 from wizard.keys import store as store_module
+from wizard.keys.certificate import certificate_public_key_info
+from wizard.keys.gost.keypair import GostKeyPair
 from wizard.keys.oids import Holder, Scheme
 from wizard.keys.pkcs12 import private_key_algorithm
 from wizard.keys.revocation import check, material_near
@@ -153,8 +155,15 @@ def test_every_store_opens_and_its_facts_agree_with_its_certificate(material_fil
     assert store.contents.key_encryption == "pkcs12_sha1_tripledes_3key"
     assert store.contents.certificate_encryption == "pkcs12_sha1_rc2_40"
     assert store.path == material_file
-    # None of the material can be renewed by this build today (expired, or GOST).
-    assert store.verdict().renewable is False
+    # The 2020 batch expired long ago (and GOSTKNCA is never renewed); the GOST 2015 stores renew
+    # while they are valid and their CRL does not list them.
+    now = utcnow()
+    renewable = (
+        facts.scheme is Scheme.GOST2015
+        and facts.not_before <= now < facts.not_after
+        and not store.revocation.revoked
+    )
+    assert store.verdict(now).renewable is renewable
 
 
 @pytest.mark.material_files()
@@ -306,16 +315,22 @@ def test_gost2015_store_facts(material_file):
         assert facts.iin == ""  # README: no IIN in the subject
     elif holder is Holder.LEGAL_HEAD:
         assert facts.iin == TEST_IIN
-    # This build cannot use GOST keys yet (None); once it can, the key must match.
-    assert store.key_matches is not False
+    # The Kazakh PKCS#8 GOST key is read, belongs to the certificate, and is written back in
+    # the very same shape (so a store of ours holds it as the NCA's does).
+    assert isinstance(store.private_key, GostKeyPair)
+    assert store.key_matches is True
+    assert store.private_key.private_key_info() == store.contents.private_key_info
+    assert store.private_key.public_key_info() == certificate_public_key_info(
+        der(store.certificate)
+    )
 
 
 @pytest.mark.material_files(GOST2015_VALID_STORES)
-def test_gost2015_valid_store_is_not_renewable_yet_but_not_for_its_password(material_file):
+def test_gost2015_valid_store_is_renewable_within_its_validity(material_file):
     store = _open(material_file)
     cert = store.certificate
     inside = store.verdict(_inside_validity(cert))
-    assert (inside.renewable, inside.reason) == (False, "algorithm_not_supported")
+    assert (inside.renewable, inside.reason) == (True, None)
     assert store.verdict(cert.not_valid_after_utc + SECOND).reason == "expired"
     assert store.verdict(cert.not_valid_before_utc - SECOND).reason == "not_yet_valid"
 

@@ -1,5 +1,6 @@
 """A private key as the rest of Qoltanba uses it, whatever its scheme: sign, show its public key,
-export it as PKCS#8. RSA goes through `cryptography`; GOST R 34.10-2015 plugs in beside it."""
+export it as PKCS#8. RSA goes through `cryptography`; GOST R 34.10-2015 512 is
+`wizard.keys.gost.keypair.GostKeyPair` (pure Python, imported only when a GOST key is met)."""
 
 from __future__ import annotations
 
@@ -113,15 +114,25 @@ def key_pair_from_pkcs8(private_key_info: bytes) -> KeyPair | None:
             raise StoreError("store_corrupt") from exc
         if isinstance(key, rsa.RSAPrivateKey):
             return RsaKeyPair(key)
+    if algorithm == oids.GOST2015_512_KEY:
+        from wizard.keys.gost.keypair import GostKeyPair
+
+        return GostKeyPair.from_private_key_info(private_key_info)
     return None
 
 
 def generate(scheme: Scheme, *, not_equal_to: Iterable[bytes] = ()) -> KeyPair:
     """A fresh key pair of the scheme, generated on this device, differing from the current keys
     (given as their SubjectPublicKeyInfo DER): a renewal must never certify an old key again."""
-    if scheme is not Scheme.RSA:
+    key: KeyPair
+    if scheme is Scheme.RSA:
+        key = RsaKeyPair.generate()
+    elif scheme is Scheme.GOST2015:
+        from wizard.keys.gost.keypair import GostKeyPair
+
+        key = GostKeyPair.generate()
+    else:
         raise StoreError("store_unsupported")
-    key = RsaKeyPair.generate()
     if any(key.same_public_key(old) for old in not_equal_to):
         raise QoltanbaError("key_not_new")
     return key

@@ -9,8 +9,9 @@ from wizard.keys.certificate import CertificateFacts
 from wizard.keys.oids import Scheme
 from wizard.keys.revocation import Revocation
 
-# Schemes this build can renew; GOST 2015 joins when its implementation lands (issue 5).
-RENEWABLE_SCHEMES: frozenset[Scheme] = frozenset({Scheme.RSA})
+# Schemes this build can renew: the old two-key RSA scheme and the current GOST 2015 512 one.
+# GOST 34.310-2004 (GOSTKNCA) keys are read but never renewed: the NCA no longer issues them.
+RENEWABLE_SCHEMES: frozenset[Scheme] = frozenset({Scheme.RSA, Scheme.GOST2015})
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ def renewability(
         return Verdict(False, "not_yet_valid")
     if facts.scheme is Scheme.GOST2004:
         return Verdict(False, "legacy_gost")
-    if facts.scheme not in schemes:
+    if facts.scheme not in schemes or key_matches is None:
+        # A scheme this build does not renew, or a key of it this build cannot use (say a GOST
+        # 2015 key on another curve): the store and its password are fine all the same.
         return Verdict(False, "algorithm_not_supported")
     return Verdict(True)
