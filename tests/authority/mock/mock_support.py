@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from wizard.authority.interface import application_document
 from wizard.authority.mock.app import served_document
 from wizard.keys import cms
+from wizard.keys.gost.keypair import GostKeyPair
 from wizard.keys.keypair import KeyPair
 from wizard.keys.request import build_request
 
@@ -67,20 +68,26 @@ def subject_for(holder: str, surname: str = "ТЕСТОВ") -> bytes:
 
 @dataclass
 class DemoHolder:
-    """A holder's current keys and certificates, as the authority under test issued them."""
+    """A holder's current keys and certificates, as the authority under test issued them: "auth"
+    and "sign" (RSA), or one GOST key under "both", which then answers for either."""
 
     keys: dict[str, KeyPair]
     certificates: dict[str, bytes]
     subject: bytes
     clock: Clock
 
+    def _usage(self, usage: str) -> str:
+        return usage if usage in self.keys else "both"
+
     def sign(self, usage: str, data: bytes) -> bytes:
+        usage = self._usage(usage)
         return cms.sign(
             data, self.keys[usage], self.certificates[usage], signing_time=self.clock.now
         )
 
     def serial(self, usage: str) -> str:
-        return format(x509.load_der_x509_certificate(self.certificates[usage]).serial_number, "x")
+        der = self.certificates[self._usage(usage)]
+        return format(x509.load_der_x509_certificate(der).serial_number, "x")
 
 
 @functools.cache
@@ -186,6 +193,35 @@ class Desk:
         )
         assert answer.status_code == 200, answer.text
         return {"Authorization": f"Bearer {answer.json()['session']}"}
+
+    async def gost_holder(
+        self,
+        kind: str = "individual",
+        *,
+        days_left: int = 200,
+        surname: str = "ТЕСТОВ",
+        email: str | None = "demo@example.kz",
+    ) -> DemoHolder:
+        """A demo holder of the current scheme: one GOST 2015 512 key for login and signing."""
+        subject = subject_for(kind, surname)
+        key = GostKeyPair.generate()
+        answer = await self.client.post(
+            "/v1/demo/holders",
+            json={
+                "scheme": "GOST 2015 512",
+                "holder": kind,
+                "days_left": days_left,
+                "requests": [
+                    {"usage": "both", "csr": b64(build_request(key, subject, email=email))}
+                ],
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        (issued,) = answer.json()["certificates"]
+        assert issued["usage"] == "both"
+        return DemoHolder(
+            {"both": key}, {"both": unb64(issued["certificate"])}, subject, self.clock
+        )
 
     def new_keys(self) -> dict[str, KeyPair]:
         return {"auth": self.key(), "sign": self.key()}

@@ -14,6 +14,7 @@ from mock_support import b64, unb64
 from wizard.authority.mock import create_app
 from wizard.authority.mock.ledger import DATABASE_NAME
 from wizard.errors import UsageError
+from wizard.keys.certificate import certificate_public_key_info
 
 pytestmark = pytest.mark.anyio
 
@@ -69,11 +70,14 @@ async def test_a_restarted_authority_carries_on(desk, tmp_path):
 
 def test_the_demo_cas_are_made_once(tmp_path):
     first = create_app(tmp_path)
-    root, issuing = first.state.authority.root, first.state.authority.issuing
+    roles = ("root", "issuing", "gost_root", "gost_issuing")
+    made = {role: getattr(first.state.authority, role).der for role in roles}
     second = create_app(tmp_path)
-    assert second.state.authority.root.der == root.der
-    assert second.state.authority.issuing.der == issuing.der
-    assert second.state.authority.ledger.one("SELECT COUNT(*) FROM authorities")[0] == 2
+    assert {role: getattr(second.state.authority, role).der for role in roles} == made
+    assert second.state.authority.ledger.one("SELECT COUNT(*) FROM authorities")[0] == 4
+    # The GOST CA keys come back from the books and still sign under their certificates.
+    gost = second.state.authority.gost_issuing
+    assert gost.key.same_public_key(certificate_public_key_info(made["gost_issuing"]))
     assert (tmp_path / DATABASE_NAME).is_file()
     for app in (first, second):
         app.state.authority.close()

@@ -8,10 +8,15 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from mock_support import unb64, wrong_code
 
-from wizard.authority.mock.ca import DEMO_ISSUING_NAME, DEMO_ROOT_NAME
+from wizard.authority.mock.ca import (
+    DEMO_GOST_ISSUING_NAME,
+    DEMO_GOST_ROOT_NAME,
+    DEMO_ISSUING_NAME,
+    DEMO_ROOT_NAME,
+)
 from wizard.keys import oids
 from wizard.keys.certificate import certificate_public_key_info, describe
-from wizard.keys.oids import Holder
+from wizard.keys.oids import Holder, Scheme
 from wizard.keys.request import certificate_subject
 from wizard.keys.signatures import issuer_signed
 
@@ -25,11 +30,22 @@ def _extension(certificate: x509.Certificate, kind):
 async def test_info_names_the_demo_authority_and_its_chain(desk):
     authority = await desk()
     info = (await authority.client.get("/v1/authority")).json()
-    assert info["demo"] is True and info["schemes"] == ["RSA"]
-    issuing, root = (x509.load_der_x509_certificate(unb64(c)) for c in info["ca_certificates"])
+    assert info["demo"] is True and info["schemes"] == ["RSA", "GOST 2015 512"]
+    # One chain per scheme: the issuing CAs first, the roots last.
+    issuing, gost_issuing, root, gost_root = (
+        x509.load_der_x509_certificate(unb64(c)) for c in info["ca_certificates"]
+    )
     assert DEMO_ISSUING_NAME in issuing.subject.rfc4514_string()
     assert DEMO_ROOT_NAME in root.subject.rfc4514_string() and root.subject == root.issuer
     assert issuer_signed(root, issuing) and issuer_signed(root, root)
+    assert DEMO_GOST_ISSUING_NAME in gost_issuing.subject.rfc4514_string()
+    assert DEMO_GOST_ROOT_NAME in gost_root.subject.rfc4514_string()
+    assert gost_root.subject == gost_root.issuer
+    assert issuer_signed(gost_root, gost_issuing) and issuer_signed(gost_root, gost_root)
+    assert not issuer_signed(root, gost_issuing) and not issuer_signed(gost_root, issuing)
+    for ca in (gost_issuing, gost_root):
+        assert ca.signature_algorithm_oid.dotted_string == oids.GOST2015_512_SIGNATURE
+        assert describe(ca).scheme is Scheme.GOST2015 and describe(ca).is_ca
     assert "pkcs12" in info["storages"] and "kaztoken" in info["storages"]
 
 

@@ -1,8 +1,9 @@
 """The mock authority: a real (DEMO) certification authority behind the renewal API.
 
-It keeps a DEMO root and issuing CA in SQLite, checks everything a real authority would (CMS,
-chain, validity, revocation, proof of possession, unchanged subject, new keys, one-time codes,
-idempotency), issues NCA-profile certificates, and can misbehave on purpose for tests.
+It keeps a DEMO root and issuing CA for each scheme it issues (RSA, GOST 2015 512) in SQLite,
+checks everything a real authority would (CMS, chain, validity, revocation, proof of possession,
+unchanged subject, new keys, one-time codes, idempotency), issues NCA-profile certificates, and can
+misbehave on purpose for tests.
 
     app = create_app(data_dir)                     # Starlette ASGI app, in-process or served
     serve(port=8765, data_dir=...)                 # uvicorn on 127.0.0.1 (needs uvicorn)

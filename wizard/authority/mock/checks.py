@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asn1crypto import keys as asn1_keys
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from wizard.errors import StoreError
+from wizard.keys import oids
+from wizard.keys.asn1 import RawPublicKeyInfo
 from wizard.keys.certificate import (
     CertificateFacts,
     certificate_public_key_info,
@@ -183,15 +185,23 @@ def check_new_request(
         checked = check_request(der)
     except RequestError as exc:
         raise refusal(exc.code) from exc
-    algorithm = asn1_keys.PublicKeyInfo.load(checked.public_key_info)["algorithm"]
-    if algorithm["algorithm"].dotted != scheme_key_oid:
+    # asn1crypto's own PublicKeyInfo cannot parse Kazakhstan's GOST OIDs: read the OID raw.
+    algorithm = RawPublicKeyInfo.load(checked.public_key_info)["algorithm"]["algorithm"]
+    if algorithm.dotted != scheme_key_oid:
         raise refusal("request_wrong_scheme")
-    try:
-        key = serialization.load_der_public_key(checked.public_key_info)
-    except ValueError:
-        key = None
-    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
-        raise refusal("request_wrong_scheme")
+    if scheme_key_oid == oids.GOST2015_512_KEY:
+        from wizard.keys.gost.keypair import is_nca_public_key_info
+
+        # The proof of possession verified on the curve; the parameters must name it the NCA way.
+        if not is_nca_public_key_info(checked.public_key_info):
+            raise refusal("request_wrong_scheme")
+    else:
+        try:
+            key = serialization.load_der_public_key(checked.public_key_info)
+        except (ValueError, UnsupportedAlgorithm):
+            key = None
+        if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+            raise refusal("request_wrong_scheme")
     if subject is not None and checked.subject != subject:
         raise refusal("subject_changed")
     # The certificate must carry these exact bytes; a Name that cryptography re-encodes cannot be.

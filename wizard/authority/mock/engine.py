@@ -26,8 +26,9 @@ from cryptography.hazmat.primitives import serialization
 from wizard.authority.interface import ApplicationState as S
 from wizard.errors import UsageError
 from wizard.keys import oids
+from wizard.keys.certificate import describe, load_certificate
 from wizard.keys.cms import VerifiedContent
-from wizard.keys.keypair import RsaKeyPair
+from wizard.keys.keypair import generate
 from wizard.keys.oids import Holder, Scheme
 from wizard.keys.request import certificate_subject, check_request
 
@@ -55,6 +56,12 @@ DEMO_HOLDERS: dict[str, tuple[str, ...]] = {
     Holder.INDIVIDUAL.value: (oids.INDIVIDUAL,),
     Holder.LEGAL_ENTITY.value: (oids.LEGAL_ENTITY,),
     **{holder.value: (oids.LEGAL_ENTITY, role) for holder, role in oids.HOLDER_ROLE_OID.items()},
+}
+# Schemes a demo holder may have: the key algorithm its requests carry and the usages they name
+# (the old two-key RSA scheme; GOST 2015 512's one key for both, DOMAIN.md §4).
+DEMO_SCHEMES: dict[str, tuple[str, frozenset[str]]] = {
+    Scheme.RSA.value: (oids.RSA_ENCRYPTION, frozenset({"auth", "sign"})),
+    Scheme.GOST2015.value: (oids.GOST2015_512_KEY, frozenset({"both"})),
 }
 CODE_DIGITS = 6
 _OUTBOX_INSERT = "INSERT INTO outbox (number, sent_at, text, code) VALUES (?, ?, ?, ?)"
@@ -125,7 +132,18 @@ class MockAuthority:
                 authorities.DEMO_ISSUING_NAME, self.now(), parent=self.root
             ),
         )
-        demo_anchors = [self.root.certificate, self.issuing.certificate] if demo else []
+        gost = Scheme.GOST2015
+        self.gost_root = self._authority(
+            "gost-root",
+            lambda: authorities.create_ca(authorities.DEMO_GOST_ROOT_NAME, self.now(), scheme=gost),
+        )
+        self.gost_issuing = self._authority(
+            "gost-issuing",
+            lambda: authorities.create_ca(
+                authorities.DEMO_GOST_ISSUING_NAME, self.now(), parent=self.gost_root, scheme=gost
+            ),
+        )
+        demo_anchors = [ca.certificate for ca in self._demo_cas] if demo else []
         self.trust = Trust(demo_anchors, read_trust_material(trusted), self._revoked)
 
     # Plumbing -----------------------------------------------------------------------------------
@@ -165,7 +183,24 @@ class MockAuthority:
         )
 
     @property
+    def _demo_cas(self) -> list[authorities.CertificationAuthority]:
+        return [self.issuing, self.gost_issuing, self.root, self.gost_root]
+
+    @property
     def chain(self) -> list[bytes]:
+        """The DEMO chains of the schemes it issues: the issuing CAs first, the roots last."""
+        schemes = [Scheme(s) for s in self.settings.schemes if s in DEMO_SCHEMES] or [Scheme.RSA]
+        chains = [self.chain_for(scheme) for scheme in schemes]
+        return [issuing for issuing, _ in chains] + [root for _, root in chains]
+
+    def issuing_for(self, scheme: Scheme) -> authorities.CertificationAuthority:
+        """The DEMO CA that issues certificates of ``scheme``."""
+        return self.gost_issuing if scheme is Scheme.GOST2015 else self.issuing
+
+    def chain_for(self, scheme: Scheme) -> list[bytes]:
+        """The DEMO chain of ``scheme``: its issuing CA, then its root."""
+        if scheme is Scheme.GOST2015:
+            return [self.gost_issuing.der, self.gost_root.der]
         return [self.issuing.der, self.root.der]
 
     def _revoked(self, certificate: x509.Certificate) -> bool:
@@ -484,7 +519,7 @@ class MockAuthority:
             "certificates": [
                 {"usage": row["usage"], "certificate": b64(row["certificate"])} for row in rows
             ],
-            "chain": [b64(der) for der in self.chain],
+            "chain": [b64(der) for der in self.chain_for(_scheme(record.signer))],
         }
         return Answer(200, body, {})
 
@@ -591,7 +626,8 @@ class MockAuthority:
         """The new certificates, NCA profile, for the keys in the application's requests, as
         rows for the ``certificates`` table (saved by the caller with the application)."""
         faults = self._faults()
-        ca = self.evil if faults.take_foreign_ca() else self.issuing
+        scheme = _scheme(record.signer)  # the application's scheme, checked when it was filed
+        ca = self.evil if faults.take_foreign_ca() else self.issuing_for(scheme)
         wrong_key = faults.take_wrong_key()
         not_after = authorities.add_years(now, VALIDITY_YEARS[record.storage])
         current = {
@@ -603,7 +639,7 @@ class MockAuthority:
             checked = check_request(der)
             public_key_info = checked.public_key_info
             if wrong_key and position == 0:
-                public_key_info = RsaKeyPair.generate().public_key_info()  # a key nobody holds
+                public_key_info = generate(scheme).public_key_info()  # a key nobody holds
             source = current.get(entry["usage"]) or record.signer
             certificate = authorities.issue(
                 ca,
@@ -649,17 +685,18 @@ class MockAuthority:
                 raise bad_request("each request is {usage, csr}")
             if not isinstance(entry["usage"], str) or b64decode(entry["csr"]) is None:
                 raise bad_request("usage is text and csr base64")
-        if scheme not in self.settings.schemes or Scheme(scheme) is not Scheme.RSA:
+        if scheme not in self.settings.schemes or scheme not in DEMO_SCHEMES:
             raise refusal("scheme_not_issued")
         if holder not in DEMO_HOLDERS:
             raise refusal("holder_unknown")
+        key_oid, allowed = DEMO_SCHEMES[scheme]
         usages = [entry["usage"] for entry in requests]
-        if len(set(usages)) != len(usages) or not set(usages) <= {"auth", "sign"}:
+        if len(set(usages)) != len(usages) or not set(usages) <= allowed:
             raise refusal("requests_wrong_usage")
         checked = []
         for entry in requests:
             der = b64decode(entry["csr"]) or b""
-            request = check_new_request(der, scheme_key_oid=oids.RSA_ENCRYPTION)
+            request = check_new_request(der, scheme_key_oid=key_oid)
             checked.append((entry["usage"], der, request))
         if len({request.subject for _, _, request in checked}) != 1:
             raise refusal("subject_changed")
@@ -681,7 +718,7 @@ class MockAuthority:
         issued = []
         for usage, der, request in checked:
             certificate = authorities.issue(
-                self.issuing,
+                self.issuing_for(Scheme(scheme)),
                 subject=x509.load_der_x509_csr(der).subject,
                 public_key_info=request.public_key_info,
                 usage=usage,
@@ -704,7 +741,7 @@ class MockAuthority:
                 {"usage": usage, "certificate": b64(_der(certificate))}
                 for usage, certificate in issued
             ],
-            "chain": [b64(der) for der in self.chain],
+            "chain": [b64(der) for der in self.chain_for(Scheme(scheme))],
         }
         return Answer(201, body, {})
 
@@ -730,6 +767,11 @@ class MockAuthority:
 
 def _move(record: ApplicationRecord, event: Event) -> None:
     record.state = next_state(record.state, event).value
+
+
+def _scheme(certificate_der: bytes) -> Scheme:
+    """The key scheme of a (current) certificate."""
+    return describe(load_certificate(certificate_der)).scheme
 
 
 def _holder_oids(certificate_der: bytes) -> tuple[str, ...]:

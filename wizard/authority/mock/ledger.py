@@ -24,9 +24,9 @@ DATABASE_NAME = "authority.sqlite3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS authorities (
-    role TEXT PRIMARY KEY,          -- root, issuing, evil
+    role TEXT PRIMARY KEY,          -- root, issuing, gost-root, gost-issuing, evil
     certificate BLOB NOT NULL,      -- DER
-    private_key BLOB NOT NULL       -- PEM, unencrypted: DEMO CAs only, trusted by nobody
+    private_key BLOB NOT NULL       -- PKCS#8 PEM, unencrypted: DEMO CAs only, trusted by nobody
 );
 CREATE TABLE IF NOT EXISTS challenges (
     digest TEXT PRIMARY KEY,        -- SHA-256 of the challenge bytes

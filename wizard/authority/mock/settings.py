@@ -17,7 +17,7 @@ class Settings:
     """Everything tunable about the mock authority; times are seconds."""
 
     name: str = "Qoltanba demo authority"
-    schemes: tuple[str, ...] = ("RSA",)  # Scheme values it issues; GOST 2015 joins later
+    schemes: tuple[str, ...] = ("RSA", "GOST 2015 512")  # Scheme values it issues
     body_limit: int = 256 * 1024  # bytes of a request body before 413
     challenge_ttl: float = 300.0  # a login challenge must be signed and sent back within this
     session_ttl: float = 3600.0
