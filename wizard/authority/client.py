@@ -25,6 +25,7 @@ Bodies and headers are never logged: the log says which call, which status, whic
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -37,7 +38,7 @@ import random as _random
 import re
 import ssl
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -73,6 +74,7 @@ MAX_TEXT = 2000  # characters of a name, reason or message
 MAX_RETRY_AFTER = 30 * 24 * 3600.0  # a longer hint is absurd
 MAX_CODE_ATTEMPTS = 1000
 BACKOFF_BASE = 0.5  # seconds; attempt n waits up to BACKOFF_BASE * 2**(n-1), at most max_wait
+MAX_RETRY_WAIT = 30.0  # seconds: the default max_wait, the longest pause before another attempt
 ATTEMPT_DEADLINE_FACTOR = 4  # one attempt, body included, lasts at most this many timeouts
 USAGES = frozenset({"auth", "sign", "both"})
 
@@ -436,7 +438,7 @@ class HttpAuthority:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 15.0,
         max_attempts: int = 5,
-        max_wait: float = 30.0,
+        max_wait: float = MAX_RETRY_WAIT,
         sleep: Sleep = anyio.sleep,
         random: Callable[[], float] = _random.random,
     ) -> None:
@@ -667,13 +669,14 @@ class HttpAuthority:
     async def _attempt(
         self, method: str, path: str, content: bytes | None, headers: Mapping[str, str]
     ) -> _Answer:
-        with _httpx_errors(), anyio.fail_after(self._deadline):
-            request = self._client.build_request(method, path, content=content, headers=headers)
-            response = await self._client.send(request, stream=True)
-            try:
-                body = await _read_capped(response)
-            finally:
-                await response.aclose()
+        with _httpx_errors():
+            async with _deadline(self._deadline):
+                request = self._client.build_request(method, path, content=content, headers=headers)
+                response = await self._client.send(request, stream=True)
+                try:
+                    body = await _read_capped(response)
+                finally:
+                    await response.aclose()
         return _Answer(response.status_code, response.headers, body)
 
     def _delay(self, attempt: int, hint: float | None) -> float:
@@ -682,6 +685,21 @@ class HttpAuthority:
             return min(hint, self._max_wait)
         ceiling = min(self._max_wait, BACKOFF_BASE * 2 ** (attempt - 1))
         return min(max(self._random(), 0.0), 1.0) * ceiling
+
+
+@contextlib.asynccontextmanager
+async def _deadline(seconds: float) -> AsyncIterator[None]:
+    """A scope that raises TimeoutError after ``seconds``: asyncio's own under asyncio (anyio's
+    asyncio backend, a sizeable import, stays unloaded on the command line's in-process path),
+    anyio's under any other event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        with anyio.fail_after(seconds):
+            yield
+        return
+    async with asyncio.timeout(seconds):
+        yield
 
 
 def _application_path(number: str) -> str:

@@ -42,14 +42,32 @@ def check_url(url: str) -> str:
     raise UsageError("authority_bad_url", url=url)
 
 
-def open_authority(spec: str, state: Path | None = None):
-    """An HttpAuthority for "demo" (the mock, in-process over ASGI) or a URL."""
-    from wizard.authority.client import HttpAuthority
+def open_authority(
+    spec: str,
+    state: Path | None = None,
+    *,
+    engine_in_thread: bool = True,
+    max_wait: float | None = None,
+):
+    """An HttpAuthority for "demo" (the mock, in-process over ASGI) or a URL.
+
+    ``engine_in_thread``: the in-process mock does its blocking work in a worker thread, so that a
+    UI's event loop stays responsive; the command line, which has no such loop, passes False.
+    ``max_wait``: the longest pause between two attempts at one call (the client's own cap,
+    MAX_RETRY_WAIT, when None or larger): a caller that will give up waiting soon anyway asks for
+    less, and hears "unreachable, queued" after seconds instead of a minute."""
+    from wizard.authority.client import MAX_RETRY_WAIT, HttpAuthority
     from wizard.authority.httpx_lean import httpx
 
+    options = {} if max_wait is None else {"max_wait": min(max(max_wait, 0.0), MAX_RETRY_WAIT)}
     if spec == DEMO:
         from wizard.authority.mock import create_app
 
-        app = create_app((state or home()) / "demo-authority", trusted=trusted_paths(), demo=True)
-        return HttpAuthority(DEMO_BASE_URL, transport=httpx.ASGITransport(app=app))
-    return HttpAuthority(check_url(spec))
+        app = create_app(
+            (state or home()) / "demo-authority",
+            trusted=trusted_paths(),
+            demo=True,
+            engine_in_thread=engine_in_thread,
+        )
+        return HttpAuthority(DEMO_BASE_URL, transport=httpx.ASGITransport(app=app), **options)
+    return HttpAuthority(check_url(spec), **options)

@@ -74,8 +74,12 @@ def _answer(answer: Answer) -> JSONResponse:
     return JSONResponse(answer.body, answer.status, answer.headers)
 
 
-async def _off_loop(work: Callable[..., Any], *args: Any) -> Any:
-    """Engine work (SQLite, signatures) in a worker thread: an in-process UI loop never waits."""
+async def _off_loop(request: Request, work: Callable[..., Any], *args: Any) -> Any:
+    """Engine work (SQLite, signatures) in a worker thread, so that an in-process UI loop never
+    waits; or right here when the app was made with ``engine_in_thread=False`` (a command line
+    has no loop to keep responsive, and a thread per request costs it time)."""
+    if not request.app.state.engine_in_thread:
+        return work(*args)
     return await anyio.to_thread.run_sync(functools.partial(work, *args))
 
 
@@ -89,17 +93,19 @@ async def openapi(request: Request) -> Response:
 
 
 async def login_challenge(request: Request) -> Response:
-    return JSONResponse(await _off_loop(_authority(request).challenge))
+    return JSONResponse(await _off_loop(request, _authority(request).challenge))
 
 
 async def login(request: Request) -> Response:
-    return JSONResponse(await _off_loop(_authority(request).login, await _body(request)))
+    return JSONResponse(await _off_loop(request, _authority(request).login, await _body(request)))
 
 
 async def submit(request: Request) -> Response:
     body = await _body(request)
     key = request.headers.get("idempotency-key")
-    return _answer(await _off_loop(_authority(request).submit, _bearer(request), key, body))
+    return _answer(
+        await _off_loop(request, _authority(request).submit, _bearer(request), key, body)
+    )
 
 
 async def confirm(request: Request) -> Response:
@@ -107,25 +113,29 @@ async def confirm(request: Request) -> Response:
     key = request.headers.get("idempotency-key")
     number = request.path_params["number"]
     engine = _authority(request)
-    return _answer(await _off_loop(engine.confirm, _bearer(request), number, key, body))
+    return _answer(await _off_loop(request, engine.confirm, _bearer(request), number, key, body))
 
 
 async def status(request: Request) -> Response:
     number = request.path_params["number"]
-    return _answer(await _off_loop(_authority(request).status, _bearer(request), number))
+    return _answer(await _off_loop(request, _authority(request).status, _bearer(request), number))
 
 
 async def certificates(request: Request) -> Response:
     number = request.path_params["number"]
-    return _answer(await _off_loop(_authority(request).certificates, _bearer(request), number))
+    return _answer(
+        await _off_loop(request, _authority(request).certificates, _bearer(request), number)
+    )
 
 
 async def demo_outbox(request: Request) -> Response:
-    return JSONResponse(await _off_loop(_authority(request).outbox, request.path_params["number"]))
+    return JSONResponse(
+        await _off_loop(request, _authority(request).outbox, request.path_params["number"])
+    )
 
 
 async def demo_holders(request: Request) -> Response:
-    return _answer(await _off_loop(_authority(request).demo_holder, await _body(request)))
+    return _answer(await _off_loop(request, _authority(request).demo_holder, await _body(request)))
 
 
 async def test_faults(request: Request) -> Response:
@@ -141,7 +151,7 @@ async def test_faults(request: Request) -> Response:
 
 
 async def test_revocations(request: Request) -> Response:
-    return JSONResponse(await _off_loop(_authority(request).revoke, await _body(request)))
+    return JSONResponse(await _off_loop(request, _authority(request).revoke, await _body(request)))
 
 
 async def _problem(request: Request, exc: Exception) -> Response:
@@ -195,11 +205,14 @@ def create_app(
     test_endpoints: bool = False,
     clock: Callable[[], datetime] | None = None,
     settings: Settings | None = None,
+    engine_in_thread: bool = True,
     **overrides: Any,
 ) -> Starlette:
     """The mock authority keeping its books in ``data_dir`` (created, with the DEMO CAs, on first
     start). ``trusted``: extra CA certificate files or folders and CRL files it accepts;
     ``overrides``: any `Settings` field (``processing_time=5``, ``head_delay=2``, ...).
+    ``engine_in_thread``: run the engine's blocking work in a worker thread (a UI's loop stays
+    responsive); False runs it on the loop itself (the command line: no thread to hand over to).
 
     In-process handles: ``app.state.authority`` (the engine), ``app.state.faults`` (a `Faults`,
     replace or change it to misbehave), ``app.state.settings``."""
@@ -216,6 +229,7 @@ def create_app(
     app.state.settings = chosen
     app.state.demo = demo
     app.state.test_endpoints = test_endpoints
+    app.state.engine_in_thread = engine_in_thread
     app.state.authority = MockAuthority(
         Path(data_dir),
         trusted=trusted,
