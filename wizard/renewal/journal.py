@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import uuid
+import weakref
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -144,6 +146,8 @@ class RenewalJournal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")  # persistent in the file: set once
@@ -152,9 +156,31 @@ class RenewalJournal:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=10, isolation_level=None)) as db:
-            db.execute("PRAGMA synchronous=FULL")
-            yield db
+        """The journal's one connection, opened on first use and kept (one thread at a time):
+        closing the last connection to a WAL database checkpoints it, which would add writes
+        and syncs to every transition. Each commit still syncs the WAL (synchronous=FULL)."""
+        with self._lock:
+            if self._db is None:
+                db = sqlite3.connect(
+                    self.path, timeout=10, isolation_level=None, check_same_thread=False
+                )
+                db.execute("PRAGMA synchronous=FULL")
+                weakref.finalize(self, db.close)
+                self._db = db
+            db = self._db
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:  # never leave the write lock held
+                    db.rollback()
+                raise
+
+    def close(self) -> None:
+        """Close the connection now (it is reopened if the journal is used again)."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     @staticmethod
     def _row(row: tuple) -> Renewal:
