@@ -215,8 +215,10 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
     from pathlib import Path
 
     from wizard.authority.connect import home, open_authority
+    from wizard.keys.keypair import generate
     from wizard.keys.store import open_store
     from wizard.renewal.journal import RenewalJournal
+    from wizard.renewal.keys_ahead import KeysAhead
     from wizard.renewal.process import RenewalDetails, Renewer, current_keys
 
     password = _env_password(args.password_env)
@@ -232,8 +234,21 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
     )
     state = home()
     journal = RenewalJournal(state / "journal.sqlite3")
-    async with open_authority(args.authority, state) as authority:
-        renewer = Renewer(journal, authority, args.authority, max_wait=args.max_wait)
+    new_key_pair = generate
+    if journal.pending_for(current.fingerprints) is None:
+        # A new renewal will need new keys: they are made while the authority loads.
+        new_key_pair = KeysAhead(current.scheme, len(current.stores)).generate
+    # No UI loop to keep responsive here: the in-process mock's engine runs inline. --max-wait
+    # also caps each pause between attempts, so that "unreachable, queued" comes within it.
+    authority_options = {"engine_in_thread": False, "max_wait": args.max_wait}
+    async with open_authority(args.authority, state, **authority_options) as authority:
+        renewer = Renewer(
+            journal,
+            authority,
+            args.authority,
+            max_wait=args.max_wait,
+            new_key_pair=new_key_pair,
+        )
         try:
             renewal = await renewer.run(current, details, _code_source(args, authority, lang))
         except QoltanbaError as error:
@@ -308,6 +323,26 @@ def cmd_authority_serve(args: argparse.Namespace, lang: str, out: TextIO) -> int
     return 0
 
 
+def cmd_gui(args: argparse.Namespace, lang: str, out: TextIO) -> int:
+    from wizard.authority.connect import check_url, home
+
+    authority = args.authority if args.authority == "demo" else check_url(args.authority)
+    try:
+        from wizard.ui.app import launch
+    except ImportError as exc:  # the wizard's UI libraries are not installed
+        raise UsageError("gui_unavailable", detail=str(exc)) from exc
+    launch(
+        authority=authority,
+        web=args.web,
+        host=args.host,
+        port=args.port,
+        home=home(),
+        lang=lang,
+        out=out,
+    )
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -356,6 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
     renew.add_argument("--max-wait", type=float, default=60.0, help=argparse.SUPPRESS)
     renew.add_argument("--json", action="store_true")
     renew.set_defaults(handler=cmd_renew)
+
+    gui = commands.add_parser("gui", help="open the wizard (the default command)")
+    gui.add_argument("--web", action="store_true", help="serve the local web UI, no window")
+    gui.add_argument("--host", default="127.0.0.1")
+    gui.add_argument("--port", type=int, default=0, metavar="N")
+    gui.add_argument("--authority", default="demo", metavar="demo|URL")
+    gui.set_defaults(handler=cmd_gui)
 
     status = commands.add_parser("status", help="list renewals and where each stands")
     status.add_argument("--json", action="store_true")
@@ -410,6 +452,9 @@ def main(
         lang = args.lang or lang
         handler = getattr(args, "handler", None)
         if handler is None:
+            if args.command is None:  # plain `qoltanba`: open the wizard
+                args = build_parser().parse_args([*argv, "gui"])
+                return cmd_gui(args, lang, out)
             build_parser().print_help(out)
             return 0
         return handler(args, lang, out)

@@ -54,6 +54,7 @@ from wizard.keys.signatures import issuer_signed
 from wizard.keys.store import KeyStore
 from wizard.keys.writer import save_store, store_file_name
 from wizard.renewal.journal import Renewal, RenewalJournal, RenewalState
+from wizard.renewal.secrets import SecretStore
 
 S = RenewalState
 CodeSource = Callable[[str, int | None], Awaitable[str]]
@@ -63,7 +64,6 @@ TOKEN_STORAGES = ("kaztoken", "idcard", "etoken", "jacarta", "akey")
 STORAGES = ("pkcs12", *TOKEN_STORAGES)
 CLOCK_SKEW = timedelta(minutes=10)
 VALIDITY_SLACK = timedelta(days=7)
-CODE_ATTEMPTS = 3
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -169,6 +169,8 @@ class Renewer:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         max_wait: float = 60.0,
         progress: Progress | None = None,
+        secrets: SecretStore | None = None,
+        new_key_pair: Callable[..., KeyPair] = generate,
     ) -> None:
         self.journal = journal
         self.authority = authority
@@ -177,6 +179,9 @@ class Renewer:
         self.sleep = sleep
         self.max_wait = max_wait
         self.progress = progress
+        self.secrets = secrets
+        # Makes each new key pair: keypair.generate, or keys made ahead (renewal/keys_ahead.py).
+        self.new_key_pair = new_key_pair
         self._keys: dict[str, KeyPair] = {}
         self._session: str | None = None
 
@@ -274,7 +279,7 @@ class Renewer:
         ]
         recorded: dict[str, dict[str, str]] = {}
         for usage in self._usages(renewal):
-            key = generate(current.scheme, not_equal_to=old)
+            key = self.new_key_pair(current.scheme, not_equal_to=old)
             name = f"PENDING_{usage.upper()}_{key.key_identifier().hex()}.p8"
             write_new_file(
                 folder, name, encrypt_private_key(key.private_key_info(), details.new_password)
@@ -334,7 +339,12 @@ class Renewer:
 
     # --- talking to the authority --------------------------------------------------------------
 
+    def _session_name(self, current: CurrentKeys) -> str:
+        return f"session:{self.authority_name}:{current.auth.facts.serial}"
+
     async def _login(self, current: CurrentKeys) -> str:
+        if self._session is None and self.secrets is not None:
+            self._session = await self.secrets.get(self._session_name(current))
         if self._session is None:
             auth = current.auth
             challenge = await self.authority.challenge()
@@ -345,6 +355,8 @@ class Renewer:
                 signing_time=self.clock(),
             )
             self._session = await self.authority.login(signed)
+            if self.secrets is not None:
+                await self.secrets.put(self._session_name(current), self._session)
         return self._session
 
     async def _with_session(self, current: CurrentKeys, call):
@@ -353,6 +365,8 @@ class Renewer:
             return await call(session)
         except SessionExpired:
             self._session = None
+            if self.secrets is not None:
+                await self.secrets.delete(self._session_name(current))
             return await call(await self._login(current))
 
     async def _submit(self, renewal: Renewal, current: CurrentKeys) -> Renewal:
@@ -385,8 +399,16 @@ class Renewer:
         assert number is not None
         attempts = int(renewal.data.get("code_attempts", 0))
         attempts_left = renewal.data.get("attempts_left")
-        if attempts >= CODE_ATTEMPTS:
-            return await self._wait(renewal, current)
+        if attempts:
+            # An earlier attempt may have been answered with the answer lost, or never have
+            # reached the authority: it says where the application is and what tries are left,
+            # before another code is spent (a run ended by either must not block the next).
+            status = await self._with_session(current, lambda s: self.authority.status(s, number))
+            moved = await self._follow(renewal, current, status)
+            if moved.state is not S.AWAITING_CODE:
+                return moved
+            if status.attempts_left is not None:
+                attempts_left = status.attempts_left
         code = (await code_source(number, attempts_left)).strip()
         renewal = self.journal.record(renewal, code_attempts=attempts + 1)
         key = f"{renewal.id}:confirm:{attempts + 1}"
@@ -497,6 +519,8 @@ class Renewer:
         keys = self._load_keys(renewal, details.new_password)
         files: list[str] = []
         not_after: datetime | None = None
+        cas = [load_certificate(_unb64(c)) for c in renewal.data["ca_certificates"]]
+        chain: list[x509.Certificate] = []
         for usage, cert_b64 in sorted(renewal.data["certificates"].items()):
             der = _unb64(cert_b64)
             key = keys[usage]
@@ -509,10 +533,14 @@ class Renewer:
             else:
                 path = save_store(folder, key, der, details.new_password)
             files.append(path.name)
-            expiry = load_certificate(der).not_valid_after_utc
+            certificate = load_certificate(der)
+            expiry = certificate.not_valid_after_utc
             not_after = expiry if not_after is None else min(not_after, expiry)
-        for ca_b64 in renewal.data["ca_certificates"]:
-            files.append(_write_ca(folder, load_certificate(_unb64(ca_b64))))
+            chain += [c for c in _chain(certificate, cas) or [] if c not in chain]
+        # The CA certificates the new ones chain to (issuing, root): an authority issuing more
+        # than one scheme publishes more CAs than this holder needs.
+        for ca in sorted(chain, key=lambda c: c.subject == c.issuer):
+            files.append(_write_ca(folder, ca))
         return self.journal.advance(
             renewal,
             S.INSTALLED,
@@ -534,17 +562,28 @@ def _usage_set(usage: str) -> set[str]:
 
 def _chains(certificate: x509.Certificate, cas: list[x509.Certificate]) -> bool:
     """Issued by one of the pinned CAs, which itself chains to a pinned self-signed root."""
+    return _chain(certificate, cas) is not None
+
+
+def _chain(
+    certificate: x509.Certificate, cas: list[x509.Certificate]
+) -> list[x509.Certificate] | None:
+    """The pinned CAs above ``certificate``, issuing CA first and self-signed root last; None
+    when it does not chain to a pinned root."""
     for issuer in cas:
         if issuer.subject == certificate.issuer and issuer_signed(issuer, certificate):
             if issuer.subject == issuer.issuer:
-                return issuer_signed(issuer, issuer)
-            return any(
-                root.subject == issuer.issuer
-                and root.subject == root.issuer
-                and issuer_signed(root, issuer)
-                for root in cas
-            )
-    return False
+                return [issuer] if issuer_signed(issuer, issuer) else None
+            for root in cas:
+                if (
+                    root.subject == issuer.issuer
+                    and root.subject == root.issuer
+                    and issuer_signed(root, issuer)
+                    and issuer_signed(root, root)
+                ):
+                    return [issuer, root]
+            return None
+    return None
 
 
 def _write_ca(folder: Path, certificate: x509.Certificate) -> str:
