@@ -24,12 +24,9 @@ def _same_or_inside(candidate: Path, folder: Path) -> bool:
     return True
 
 
-def prepare_new_folder(folder: str | os.PathLike[str], current_stores: Iterable[Path] = ()) -> Path:
-    """Create (or accept) the folder for new keys; refuse the current keys' folder and its parents.
-
-    An existing folder is accepted only if it is not where the current stores live: it may already
-    hold this renewal's own pending files, and nothing in it is ever overwritten.
-    """
+def check_new_folder(folder: str | os.PathLike[str], current_stores: Iterable[Path] = ()) -> Path:
+    """Refuse, without creating anything, a folder for new keys that is where the current stores
+    live (or a parent of it), or that is a file. Returns the resolved folder."""
     target = Path(folder).expanduser().absolute()
     resolved = target.resolve()
     for store in current_stores:
@@ -38,6 +35,26 @@ def prepare_new_folder(folder: str | os.PathLike[str], current_stores: Iterable[
             raise OutputRefused("output_current_folder", detail=str(target), path=str(target))
     if resolved.exists() and not resolved.is_dir():
         raise OutputRefused("output_not_folder", detail=str(target), path=str(target))
+    return resolved
+
+
+def free_folder(root: str | os.PathLike[str], stem: str) -> Path:
+    """``root/stem``, or ``root/stem-2``, ``-3``... : the first that does not exist yet."""
+    base = Path(root).expanduser()
+    candidate, number = base / stem, 2
+    while candidate.exists():
+        candidate, number = base / f"{stem}-{number}", number + 1
+    return candidate
+
+
+def prepare_new_folder(folder: str | os.PathLike[str], current_stores: Iterable[Path] = ()) -> Path:
+    """Create (or accept) the folder for new keys; refuse the current keys' folder and its parents.
+
+    An existing folder is accepted only if it is not where the current stores live: it may already
+    hold this renewal's own pending files, and nothing in it is ever overwritten.
+    """
+    target = Path(folder).expanduser().absolute()
+    resolved = check_new_folder(target, current_stores)
     try:
         resolved.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     except OSError as exc:
