@@ -1,0 +1,89 @@
+"""Browser fixtures: the real wizard (`qoltanba gui --web`) in Debian Chromium via Playwright.
+
+Without Chromium these tests skip locally with the reason, and fail in CI (`.ci/run` installs it).
+Every page routes anything that is not 127.0.0.1 to abort(): the wizard must work offline.
+Screenshots of every step are kept in tests/e2e/artifacts/<test>/ (QOLTANBA_TEST_ARTIFACTS).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from driver import ARTIFACTS, CHROMIUM_ARGS, WizardPage, WizardServer, chromium_path
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+DESKTOP = {"width": 1100, "height": 900}
+PHONE = {"width": 360, "height": 800}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = chromium_path()
+    if path is None:
+        reason = "Debian chromium is not installed (apt-get install chromium)"
+        if in_ci():
+            pytest.fail(f"{reason}; CI must install it", pytrace=False)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: str) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def start_wizard(tmp_path: Path) -> Iterator:
+    """start_wizard(lang=..., authority=..., home=...) -> a running WizardServer."""
+    servers: list[WizardServer] = []
+
+    def start(lang: str = "en", authority: str = "demo", home: Path | None = None) -> WizardServer:
+        server = WizardServer(
+            home=home or tmp_path / "home", port=free_port(), authority=authority, lang=lang
+        )
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def open_page(browser, request) -> Iterator:
+    """open_page(server, lang, viewport) -> a WizardPage showing the wizard."""
+    contexts = []
+    name = request.node.name.replace("[", "-").replace("]", "")
+
+    def open_(server: WizardServer, lang: str = "en", viewport: dict | None = None) -> WizardPage:
+        context = browser.new_context(viewport=viewport or DESKTOP, accept_downloads=True)
+        contexts.append(context)
+        wizard = WizardPage(context.new_page(), lang, ARTIFACTS / name)
+        wizard.open(server.url)
+        return wizard
+
+    yield open_
+    for context in contexts:
+        context.close()

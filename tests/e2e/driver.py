@@ -1,0 +1,296 @@
+"""Drive the real wizard in Debian Chromium through Flutter's accessibility tree (Playwright,
+no browser download). Names come from the catalogues, so one scenario runs in every language."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wizard.i18n import translate
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("QOLTANBA_TEST_ARTIFACTS", ROOT / "tests" / "e2e" / "artifacts"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+URL_LINE = re.compile(r"(http://127\.0\.0\.1:\d+/)")
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("QOLTANBA_CHROMIUM"), "/usr/bin/chromium", "chromium"):
+        if candidate and (found := shutil.which(candidate)):
+            return found
+    return None
+
+
+@dataclass
+class WizardServer:
+    """`qoltanba gui --web` in a subprocess with its own QOLTANBA_HOME."""
+
+    home: Path
+    port: int
+    authority: str = "demo"
+    lang: str = "en"
+    process: subprocess.Popen | None = None
+    url: str = ""
+    output: list[str] = field(default_factory=list)
+
+    def start(self, timeout: float = 60.0) -> WizardServer:
+        env = {
+            **os.environ,
+            "QOLTANBA_HOME": str(self.home),
+            "QOLTANBA_LANG": self.lang,
+            "QOLTANBA_NO_BROWSER": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "wizard",
+                "gui",
+                "--web",
+                "--port",
+                str(self.port),
+                "--authority",
+                self.authority,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + timeout
+        assert self.process.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                if self.process.poll() is not None:
+                    raise RuntimeError("the wizard exited: " + "".join(self.output))
+                continue
+            self.output.append(line)
+            if match := URL_LINE.search(line):
+                self.url = match.group(1)
+                break
+        else:
+            raise RuntimeError("the wizard printed no URL")
+        _wait_http(self.url, deadline)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def _wait_http(url: str, deadline: float) -> None:
+    import urllib.request
+
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - our http URL
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+class WizardPage:
+    """One browser page on the wizard, in one language."""
+
+    def __init__(self, page, lang: str, shots: Path) -> None:
+        self.page = page
+        self.lang = lang
+        self.shots = shots
+        self.blocked: list[str] = []
+        self._shot_number = 0
+
+    def t(self, key: str, **params) -> str:
+        return translate(key, self.lang, **params)
+
+    def open(self, url: str) -> None:
+        def route(route) -> None:
+            if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1")):
+                route.continue_()
+            else:  # the page may reach nothing but this machine
+                self.blocked.append(route.request.url)
+                route.abort()
+
+        self.page.route("**/*", route)
+        self.page.goto(url)
+        # never time.sleep() here: the route handler above runs only inside Playwright calls
+        self.page.wait_for_selector("#loading", state="detached", timeout=60_000)
+        placeholder = self.page.locator("flt-semantics-placeholder")
+        placeholder.wait_for(state="attached", timeout=60_000)
+        placeholder.dispatch_event("click")
+        self.page.get_by_role("button").first.wait_for(timeout=30_000)
+
+    def dump(self) -> str:
+        """What the accessibility tree shows now (kept beside the screenshots on a failure)."""
+        return self.page.evaluate(
+            """() => Array.from(document.querySelectorAll('flt-semantics'))
+                .map(e => (e.getAttribute('role') || '-') + ': '
+                    + (e.getAttribute('aria-label') || e.innerText || '').slice(0, 100))
+                .join('\\n')"""
+        )
+
+    def _waited(self, locator, what: str, timeout: float = 30_000):
+        try:
+            locator.wait_for(timeout=timeout)
+        except Exception:
+            path = self.shot("FAILED-" + re.sub(r"\W+", "-", what)[:40])
+            path.with_suffix(".txt").write_text(self.dump(), encoding="utf-8")
+            raise
+        return locator
+
+    def button(self, key: str, **params):
+        return self.page.get_by_role("button", name=self.t(key, **params), exact=True)
+
+    def click(self, key: str, timeout: float = 30_000, **params) -> None:
+        button = self._waited(self.button(key, **params), key, timeout)
+        if button.is_disabled():
+            self.page.wait_for_timeout(1000)  # a state change may still be on its way
+        if button.is_disabled():
+            self._waited(self.page.locator("nothing-here"), "disabled-" + key, 1)
+        button.click()
+
+    def click_text(self, text: str) -> None:
+        self.page.get_by_text(text, exact=True).first.click()
+
+    def fill(self, label_key: str, value: str) -> None:
+        box = self.page.get_by_role("textbox", name=self.t(label_key), exact=True).first
+        self._waited(box, label_key)
+        for _attempt in range(4):
+            self.page.evaluate("() => document.activeElement?.blur()")  # forget the last field
+            box.click()
+            # Flutter moves the focus into its own editing element; type into whatever has it,
+            # once Flutter listens to it (text typed into a brand-new element can be lost)
+            self.page.wait_for_function(
+                "() => ['INPUT', 'TEXTAREA'].includes(document.activeElement?.tagName)",
+                timeout=10_000,
+            )
+            self.page.wait_for_timeout(250)
+            self.page.keyboard.press("Control+A")
+            self.page.keyboard.press("Delete")
+            self.page.keyboard.insert_text(value)
+            self.page.wait_for_timeout(250)
+            if self.page.evaluate("() => document.activeElement?.value") == value:
+                return
+        raise AssertionError(f"could not type into {label_key}")
+
+    def check(self, label_key: str) -> None:
+        box = self.page.get_by_role("checkbox", name=self.t(label_key), exact=True)
+        self._waited(box, label_key).click()
+
+    def radio(self, label: str) -> None:
+        self.page.get_by_role("radio", name=label).click()
+
+    def expect_text(self, text: str, timeout: float = 30_000):
+        return self._waited(self.page.get_by_text(text, exact=False).first, text, timeout)
+
+    def has_text(self, text: str) -> bool:
+        return self.page.get_by_text(text, exact=False).count() > 0
+
+    def find_text(self, pattern: str, timeout: float = 30_000) -> str:
+        locator = self.page.get_by_text(re.compile(pattern)).first
+        return self._waited(locator, pattern, timeout).inner_text()
+
+    def shot(self, name: str) -> Path:
+        self._shot_number += 1
+        self.shots.mkdir(parents=True, exist_ok=True)
+        path = self.shots / f"{self._shot_number:02d}-{name}.png"
+        self.page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+        )
+        self.page.wait_for_timeout(600)  # the frame lags the semantics tree
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+# --- the steps of a renewal, shared by the scenarios ---------------------------------------------
+
+NEW_PASSWORD = "Tulpar-Saryarqa-42"
+
+
+def choose_language(w: WizardPage, lang: str) -> None:
+    from wizard.i18n import LANGUAGE_NAMES
+
+    w.page.get_by_role("button", name=LANGUAGE_NAMES[lang], exact=True).first.click()
+    w.button("home.renew").wait_for(timeout=30_000)
+
+
+def to_open_keys(w: WizardPage) -> None:
+    w.click("home.renew")
+    w.shot("start")
+    w.click("nav.continue")
+    w.expect_text(w.t("storage.question"))
+    w.shot("storage")
+    w.click("nav.continue")
+    w.expect_text(w.t("open.explain"))
+
+
+def open_demo_keys(w: WizardPage, holder_button: str = "open.make_demo") -> None:
+    from wizard.ui.model import DEMO_PASSWORD
+
+    w.click(holder_button)
+    w.expect_text(w.t("open.demo_made", password=DEMO_PASSWORD), timeout=60_000)
+    w.fill("open.password", DEMO_PASSWORD)
+    w.click("open.open")
+    w.expect_text(w.t("verdict.renewable"))
+    w.shot("keys")
+
+
+def fill_application(w: WizardPage) -> None:
+    w.click("nav.continue")
+    w.expect_text(w.t("application.explain"))
+    w.fill("application.email", "aigerim@example.kz")
+    w.fill("application.locality", "Astana")
+    w.check("application.correct")
+    w.shot("application")
+    w.click("nav.continue")
+    w.expect_text(w.t("password.explain"))
+
+
+def set_new_password(w: WizardPage, password: str = NEW_PASSWORD) -> None:
+    w.fill("password.new", password)
+    w.fill("password.repeat", password)
+    w.check("password.understand")
+    w.shot("password")
+    w.click("password.go")
+
+
+def demo_code(w: WizardPage) -> str:
+    pattern = re.escape(w.t("code.demo_sms", code="@@")).replace("@@", r"(\d+)")
+    text = w.find_text(pattern, timeout=60_000)
+    match = re.search(pattern, text)
+    assert match, text
+    return match.group(1)
+
+
+def application_number(w: WizardPage) -> str:
+    return w.find_text(r"^\d{4}-\d{8}$")
+
+
+def confirm_code(w: WizardPage) -> None:
+    code = demo_code(w)
+    w.shot("code")
+    w.fill("code.field", code)
+    w.click("code.confirm")

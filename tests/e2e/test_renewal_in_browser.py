@@ -1,0 +1,263 @@
+"""A person renews demo keys start to finish in the real wizard, in each language, at desktop
+and at phone size; then an interrupted renewal and the error paths."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from driver import (
+    NEW_PASSWORD,
+    ROOT,
+    application_number,
+    choose_language,
+    confirm_code,
+    fill_application,
+    open_demo_keys,
+    set_new_password,
+    to_open_keys,
+)
+
+from wizard.keys.store import open_store
+
+pytestmark = pytest.mark.e2e
+
+
+def _check_new_keys(folder: Path) -> list[Path]:
+    stores = sorted(folder.glob("*.p12"))
+    assert [p.name.split("_")[0] for p in stores] == ["AUTH", "RSA256"]
+    for path in stores:
+        assert path.stat().st_mode & 0o777 == 0o600
+        store = open_store(path, NEW_PASSWORD)
+        assert store.verdict().renewable
+        assert store.facts.iin == "900101400013"
+    assert len(list(folder.glob("*.cer"))) == 2
+    assert not list(folder.glob("PENDING_*"))
+    return stores
+
+
+@pytest.mark.parametrize(
+    ("lang", "viewport"),
+    [("kk", "desktop"), ("ru", "desktop"), ("en", "desktop"), ("kk", "phone")],
+)
+def test_demo_renewal_start_to_finish(start_wizard, open_page, tmp_path, lang, viewport):
+    from conftest import DESKTOP, PHONE
+
+    server = start_wizard(lang="en")
+    w = open_page(server, lang, PHONE if viewport == "phone" else DESKTOP)
+    choose_language(w, lang)  # the person picks the language on the first screen
+    w.shot("home")
+    to_open_keys(w)
+    open_demo_keys(w)
+    fill_application(w)
+    set_new_password(w)
+    number = application_number(w)
+    confirm_code(w)
+    w.expect_text(w.t("done.title"), timeout=60_000)
+    w.expect_text(w.t("done.old_keys"))
+    w.shot("done")
+
+    folder = server.home / "keys"
+    [new_folder] = list(folder.iterdir())
+    _check_new_keys(new_folder)
+    assert w.has_text(w.t("done.application", application=number))
+    # the home screen now shows the new keys with the time they have left
+    w.click("app.to_home")
+    w.expect_text(w.t("home.known_title"))
+    w.shot("home-after")
+    assert not [u for u in w.blocked if "rive" not in u], w.blocked
+
+
+def test_switching_language_keeps_what_was_typed(start_wizard, open_page):
+    server = start_wizard()
+    w = open_page(server, "en")
+    to_open_keys(w)
+    open_demo_keys(w)
+    fill_application(w)
+    w.fill("password.new", NEW_PASSWORD)
+    choose_language_anywhere(w, "kk")
+    w.lang = "kk"
+    # still on the password step, the rules ticked off for what was typed, now in Kazakh
+    w.expect_text(w.t("password.explain"))
+    w.expect_text(w.t("password.strength.label", level=w.t("password.strength.4")))
+    w.shot("kk-password-kept")
+
+
+def choose_language_anywhere(w, lang: str) -> None:
+    from wizard.i18n import LANGUAGE_NAMES
+
+    w.page.get_by_role("button", name=LANGUAGE_NAMES[lang], exact=True).first.click()
+
+
+def test_interrupted_renewal_resumes_after_restart(start_wizard, open_page, tmp_path):
+    home = tmp_path / "home"
+    server = start_wizard(home=home)
+    w = open_page(server, "en")
+    to_open_keys(w)
+    open_demo_keys(w)
+    fill_application(w)
+    set_new_password(w)
+    number = application_number(w)
+    w.shot("code-before-restart")
+    server.stop()  # the window closed, the phone restarted...
+
+    server = start_wizard(home=home)
+    w = open_page(server, "en")
+    w.expect_text(w.t("home.pending_application", application=number))
+    w.shot("home-pending")
+    w.click("home.continue")
+    w.expect_text(w.t("open.resuming", application=number, state=w.t("state.awaiting_code")))
+    keys = sorted((home / "demo-keys").rglob("*.p12"))
+    with w.page.expect_file_chooser() as chooser:
+        w.click("open.pick")
+    chooser.value.set_files([str(p) for p in keys])
+    w.fill("open.password", "Qwerty12")
+    w.click("open.open")
+    w.expect_text(w.t("verdict.renewable"))
+    w.click("nav.continue")
+    w.expect_text(w.t("password.resume_explain"))
+    w.fill("password.new", NEW_PASSWORD)
+    w.click("password.resume_go")
+    confirm_code(w)
+    w.expect_text(w.t("done.title"), timeout=60_000)
+    assert w.has_text(w.t("done.application", application=number))  # the same application
+    [new_folder] = list((home / "keys").iterdir())
+    _check_new_keys(new_folder)
+
+
+def test_wrong_password_and_expired_key(start_wizard, open_page, material):
+    server = start_wizard()
+    w = open_page(server, "ru")
+    choose_language(w, "ru")
+    to_open_keys(w)
+    active = material / "sdk2020" / "personal" / "active"
+    stores = sorted(active.glob("*.p12"))
+    with w.page.expect_file_chooser() as chooser:
+        w.click("open.pick")
+    chooser.value.set_files([str(p) for p in stores])
+    w.fill("open.password", "Qwerty13")
+    w.click("open.open")
+    w.expect_text(w.t("error.wrong_password"))
+    w.shot("wrong-password")
+    w.fill("open.password", "Qwerty12")
+    w.click("open.open")
+    w.expect_text(w.t("verdict.expired"))
+    w.expect_text(w.t("open.cannot_renew"))
+    w.shot("expired")
+    assert w.button("nav.continue").is_disabled()
+
+
+def test_refused_new_password(start_wizard, open_page):
+    server = start_wizard()
+    w = open_page(server, "en")
+    to_open_keys(w)
+    open_demo_keys(w)
+    fill_application(w)
+    w.fill("password.new", "12345678")
+    w.fill("password.repeat", "12345678")
+    w.check("password.understand")
+    w.expect_text(w.t("password.problem.token_default_pin"))
+    w.shot("refused-password")
+    assert w.button("password.go").is_disabled()
+    w.fill("password.new", "Aigerim1990")  # her own name: refused too
+    w.expect_text(w.t("password.problem.contains_identity"))
+
+
+def test_authority_down_then_back(start_wizard, open_page, tmp_path):
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    data = tmp_path / "authority"
+    authority = _serve(data, port)
+    try:
+        keys = tmp_path / "current"
+        env = {**os.environ, "QOLTANBA_HOME": str(tmp_path / "cli"), "P": "Qwerty12"}
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "wizard",
+                "demo-keys",
+                "--out",
+                str(keys),
+                "--password-env",
+                "P",
+                "--authority",
+                url,
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    finally:
+        _stop(authority)
+
+    server = start_wizard(authority=url)
+    w = open_page(server, "en")
+    assert not w.has_text(w.t("app.demo_mark"))
+    to_open_keys(w)
+    with w.page.expect_file_chooser() as chooser:
+        w.click("open.pick")
+    chooser.value.set_files([str(p) for p in sorted(keys.glob("*.p12"))])
+    w.fill("open.password", "Qwerty12")
+    w.click("open.open")
+    w.expect_text(w.t("verdict.renewable"))
+    fill_application(w)
+    set_new_password(w)
+    w.expect_text(w.t("status.offline"), timeout=60_000)
+    w.shot("offline")
+    pending = list((server.home / "keys").rglob("PENDING_*.p8"))
+    assert len(pending) == 2  # the new keys are kept, encrypted, while it waits
+
+    authority = _serve(data, port)  # the connection is back: it goes on by itself
+    try:
+        w.find_text(r"^\d{4}-\d{8}$", timeout=60_000)
+        w.expect_text(w.t("code.explain"), timeout=60_000)
+        w.shot("back-online")
+    finally:
+        _stop(authority)
+
+
+def _free_port() -> int:
+    from conftest import free_port
+
+    return free_port()
+
+
+def _serve(data: Path, port: int) -> subprocess.Popen:
+    import time
+    import urllib.request
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wizard",
+            "authority",
+            "serve",
+            "--data",
+            str(data),
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/authority", timeout=1)
+            return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the authority did not start")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(10)

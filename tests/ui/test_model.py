@@ -1,0 +1,193 @@
+"""The wizard's logic without a browser: the WizardModel driven the way its buttons drive it,
+against the in-process demo authority, and every screen built in every language."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from wizard.i18n import LANGUAGES, translate
+from wizard.keys.store import open_store
+from wizard.renewal.reminders import expiry_calendar
+from wizard.ui.model import DEMO_PASSWORD, SCREENS, Services, WizardModel
+
+NEW = "Tulpar-Saryarqa-42"
+
+
+def _model(home: Path, lang: str = "en") -> WizardModel:
+    return WizardModel(Services(home=home, max_wait=0.5), lang)
+
+
+async def _to_code(m: WizardModel) -> None:
+    m.start_new()
+    m.confirm_start()
+    assert m.screen == "storage"
+    m.confirm_storage()
+    assert m.screen == "open"
+    await m.make_demo_keys()
+    assert len(m.picked) == 2 and m.open_error is None
+    m.current_password = DEMO_PASSWORD
+    m.open_keys()
+    assert m.keys_ok and all(card.renewable for card in m.cards)
+    m.continue_from_keys()
+    assert m.screen == "application"
+    m.email, m.locality, m.application_ok = "a@example.kz", "Astana", True
+    m.submit_application()
+    assert m.screen == "password", m.details_error
+    m.new_password = m.new_password2 = NEW
+    m.understood = True
+    assert m.can_accept_password
+    await m.accept_password()
+    assert m.screen == "code", (m.work_error, m.screen)
+    assert m.application and m.demo_sms
+
+
+def test_a_whole_demo_renewal(tmp_path):
+    async def scenario() -> WizardModel:
+        m = _model(tmp_path)
+        await _to_code(m)
+        m.code = m.demo_sms
+        await m.confirm_code()
+        await m.close()
+        return m
+
+    m = asyncio.run(scenario())
+    assert m.screen == "done"
+    folder = Path(m.result["folder"])
+    stores = sorted(folder.glob("*.p12"))
+    assert len(stores) == 2
+    for path in stores:
+        assert open_store(path, NEW).facts.iin == "900101400013"
+    assert m.new_not_after is not None
+    name, data = m.calendar_file()
+    assert name.endswith(".ics") and data.count(b"BEGIN:VEVENT") == 3
+    # home now lists the new keys and nothing pending
+    m.go("home")
+    assert m.known and not m.pending
+
+
+def test_wrong_password_is_told_and_changes_nothing(tmp_path):
+    async def scenario() -> WizardModel:
+        m = _model(tmp_path, "ru")
+        m.start_new()
+        await m.make_demo_keys()
+        await m.close()
+        return m
+
+    m = asyncio.run(scenario())
+    m.current_password = "Qwerty13"
+    m.open_keys()
+    assert not m.keys_ok and not m.cards
+    assert m.open_error.text("ru") == translate("error.wrong_password", "ru")
+    m.current_password = "Йцукен12"  # the Russian layout
+    m.open_keys()
+    assert m.open_error.text("kk") == translate("error.wrong_password_layout", "kk")
+
+
+def test_a_refused_password_cannot_go_on(tmp_path):
+    m = _model(tmp_path)
+    m.new_password = m.new_password2 = "12345678"
+    m.understood = True
+    assert not m.can_accept_password
+    asyncio.run(m.accept_password())
+    assert m.screen != "work" and m.password_error is not None
+    m.new_password, m.new_password2 = NEW, NEW + "x"
+    assert not m.can_accept_password  # the confirmation differs
+
+
+def test_switching_language_keeps_what_was_typed(tmp_path):
+    m = _model(tmp_path)
+    m.email, m.locality, m.new_password = "a@example.kz", "Astana", NEW
+    for lang in LANGUAGES:
+        m.set_language(lang)
+        assert (m.email, m.locality, m.new_password) == ("a@example.kz", "Astana", NEW)
+    assert m.lang == "en"
+
+
+def test_an_interrupted_renewal_resumes_where_it_stopped(tmp_path):
+    async def first_run() -> tuple[str, list]:
+        m = _model(tmp_path)
+        await _to_code(m)
+        await m.close()
+        return m.application, m.picked
+
+    number, picked = asyncio.run(first_run())
+
+    async def second_run() -> WizardModel:
+        m = _model(tmp_path)  # a new window: only the journal remembers
+        assert [p.application for p in m.pending] == [number]
+        m.resume(m.pending[0].id)
+        assert m.screen == "open" and m.resuming.application == number
+        m.set_files(picked)
+        m.current_password = DEMO_PASSWORD
+        m.open_keys()
+        m.continue_from_keys()
+        assert m.screen == "password"
+        m.new_password = "Wrong-Password-1"
+        await m.accept_password()
+        assert m.screen == "password" and m.password_error is not None  # it cannot unlock them
+        m.new_password = NEW
+        await m.accept_password()
+        assert m.screen == "code"
+        from wizard.authority.connect import open_authority
+
+        async with open_authority("demo", tmp_path) as authority:
+            m.code = (await authority.demo_codes(number))[-1]
+        await m.confirm_code()
+        await m.close()
+        return m
+
+    m = asyncio.run(second_run())
+    assert m.screen == "done" and m.result["application"] == number
+
+
+def test_authority_down_waits_offline(tmp_path):
+    async def scenario() -> WizardModel:
+        m = _model(tmp_path)
+        await m.make_demo_keys()
+        m.authority = "http://127.0.0.1:9"  # nothing listens there
+        m.current_password = DEMO_PASSWORD
+        m.open_keys()
+        m.continue_from_keys()
+        m.email, m.locality, m.application_ok = "a@example.kz", "Astana", True
+        m.submit_application()
+        m.new_password = m.new_password2 = NEW
+        m.understood = True
+        await m.accept_password()
+        await m.close()
+        return m
+
+    m = asyncio.run(scenario())
+    assert m.screen == "status" and m.offline
+    assert len(list(Path(m.folder).glob("PENDING_*.p8"))) == 2
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_screen_builds_in_every_language(tmp_path, lang):
+    from wizard.ui.app import VIEWS, UiContext
+    from wizard.ui.platform import Platform
+
+    m = _model(tmp_path, lang)
+    ui = UiContext(platform=Platform(), toast=lambda text: None)
+    assert set(VIEWS) == set(SCREENS)
+    for screen in SCREENS:
+        m.screen = screen
+        controls = VIEWS[screen](m, ui)
+        assert controls, screen
+
+
+def test_expiry_reminders_a_month_two_weeks_a_week_before():
+    from datetime import UTC, datetime
+
+    not_after = datetime(2027, 11, 20, 9, 0, tzinfo=UTC)
+    data = expiry_calendar(
+        not_after, title="EDS expires in {days} days", description="On 20 November", key_id="x"
+    ).decode()
+    starts = [line.split(":")[1] for line in data.splitlines() if line.startswith("DTSTART")]
+    expected = [(not_after - timedelta(days=d)).strftime("%Y%m%d") for d in (30, 14, 7)]
+    assert starts == expected
+    assert "EDS expires in 14 days" in data
+    assert all(len(line.encode()) <= 75 for line in data.split("\r\n"))

@@ -1,0 +1,212 @@
+"""The Flet app: one observable WizardModel, one component that shows the model's current screen,
+and the launcher (desktop window, or the local web UI on 127.0.0.1 when that cannot be had)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import flet as ft
+
+from wizard.i18n import detect_language, translate
+from wizard.ui.model import Services, WizardModel
+from wizard.ui.platform import Platform
+from wizard.ui.screens import (
+    application,
+    code,
+    done,
+    help,
+    home,
+    open_keys,
+    password,
+    start,
+    status,
+    storage,
+    work,
+)
+from wizard.ui.widgets import MAX_WIDTH, notice, step_indicator, top_bar
+
+logger = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+VIEWS: dict[str, Callable] = {
+    "home": home.view,
+    "start": start.view,
+    "storage": storage.view,
+    "open": open_keys.view,
+    "application": application.view,
+    "password": password.view,
+    "work": work.view,
+    "code": code.view,
+    "status": status.view,
+    "done": done.view,
+    "help": help.view,
+}
+
+Wizard = ft.observable(WizardModel)
+
+
+@dataclass
+class UiContext:
+    platform: Platform
+    toast: Callable[[str], None]
+
+
+@ft.component
+def App(services: Services, platform: Platform, lang: str) -> ft.Control:
+    m, _ = ft.use_state(lambda: Wizard(services, lang))
+    width, set_width = ft.use_state(ft.context.page.width or MAX_WIDTH)
+    page = ft.context.page
+
+    def on_resize(e) -> None:
+        set_width(page.width or MAX_WIDTH)
+
+    page.on_resize = on_resize
+    page.title = translate("app.title", m.lang)
+
+    def toast(text: str) -> None:
+        page.show_dialog(ft.SnackBar(ft.Text(text), duration=2500))
+
+    ui = UiContext(platform=platform, toast=toast)
+
+    async def auto_refresh() -> None:
+        # the status screen refreshes by itself while it is shown
+        while m.screen == "status" and m.rejection is None:
+            await asyncio.sleep(status.REFRESH_SECONDS)
+            if m.screen == "status":
+                await m.refresh()
+
+    ft.use_effect(lambda: asyncio.create_task(auto_refresh()) and None, [m.screen, m.offline])
+    ft.on_unmounted(m.close)
+
+    indicator = step_indicator(m)
+    body = [indicator] if indicator is not None else []
+    try:
+        body += VIEWS[m.screen](m, ui)
+    except Exception:  # a bug in one screen must not leave a blank window
+        logger.exception("screen %s failed", m.screen)
+        body.append(notice(translate("app.screen_failed", m.lang), "bad"))
+        body.append(
+            ft.FilledButton(translate("app.to_home", m.lang), on_click=lambda: m.go("home"))
+        )
+    content_width = max(280, min(MAX_WIDTH, (width or MAX_WIDTH) - 24))
+    return ft.SafeArea(
+        expand=True,
+        content=ft.Column(
+            [
+                top_bar(m),
+                ft.Container(
+                    expand=True,
+                    alignment=ft.Alignment.TOP_CENTER,
+                    content=ft.Column(
+                        [
+                            ft.Container(
+                                width=content_width,
+                                padding=ft.Padding.only(top=8, bottom=24),
+                                content=ft.Column(body, spacing=12),
+                            )
+                        ],
+                        scroll=ft.ScrollMode.AUTO,
+                        horizontal_alignment=ft.CrossAxisAlignment.CENTER,
+                        expand=True,
+                    ),
+                ),
+            ],
+            spacing=0,
+            expand=True,
+        ),
+    )
+
+
+def make_main(services: Services, platform: Platform | None = None, lang: str | None = None):
+    chosen = lang or detect_language()
+
+    def main(page: ft.Page) -> None:
+        page.padding = 0
+        page.theme_mode = ft.ThemeMode.LIGHT
+        page.theme = ft.Theme(color_scheme_seed=ft.Colors.INDIGO)
+        page.locale_configuration = ft.LocaleConfiguration(
+            supported_locales=[ft.Locale("kk", "KZ"), ft.Locale("ru", "RU"), ft.Locale("en", "GB")],
+            current_locale={"kk": ft.Locale("kk", "KZ"), "ru": ft.Locale("ru", "RU")}.get(
+                chosen, ft.Locale("en", "GB")
+            ),
+        )
+        page.render(App, services, platform or Platform(), chosen)
+
+    return main
+
+
+# --- launching ---------------------------------------------------------------------------------
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def desktop_unavailable() -> str | None:
+    """Why the desktop window cannot be opened here (a catalogue key), or None if it can."""
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return "gui.no_display"
+    try:
+        import flet_desktop
+    except ImportError:
+        return "gui.no_desktop_package"
+    try:
+        flet_desktop.ensure_client_cached()
+    except Exception:  # the client is downloaded on first use: offline, that fails
+        return "gui.no_desktop_client"
+    return None
+
+
+def launch(
+    *,
+    authority: str = "demo",
+    web: bool = False,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    home: Path,
+    lang: str,
+    out=sys.stdout,
+) -> None:
+    """Open the wizard: the desktop window, or the local web UI (URL printed, reason given)."""
+    services = Services(home=home, authority=authority, secrets=_secret_store())
+    main = make_main(services, lang=None)
+    reason = "gui.web_asked" if web else desktop_unavailable()
+    if reason is None:
+        ft.run(main, view=ft.AppView.FLET_APP, assets_dir=str(ASSETS))
+        return
+    port = port or free_port(host)
+    url = f"http://{host}:{port}/"
+    print(
+        translate("gui.web_url", lang, reason=translate(reason, lang), url=url),
+        file=out,
+        flush=True,
+    )
+    if reason in ("gui.no_display",) or os.environ.get("QOLTANBA_NO_BROWSER"):
+        os.environ["FLET_FORCE_WEB_SERVER"] = "1"  # nothing to open a browser with
+    with contextlib.suppress(KeyboardInterrupt):
+        ft.run(
+            main,
+            view=ft.AppView.WEB_BROWSER,
+            host=host,
+            port=port,
+            assets_dir=str(ASSETS),
+            no_cdn=True,
+        )
+
+
+def _secret_store():
+    from wizard.ui.secrets import desktop_secret_store
+
+    return desktop_secret_store()

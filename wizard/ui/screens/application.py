@@ -1,0 +1,85 @@
+"""Step 4: the application, pre-filled from the certificate (identity read-only): e-mail,
+locality, the new folder (never the current one), key storage, "the application is correct"."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from wizard.ui.model import WizardModel
+from wizard.ui.widgets import buttons, error_notice, field_row, heading, notice, para
+
+NEW_STORAGES = ("pkcs12", "idcard", "kaztoken", "etoken", "jacarta", "akey")
+
+
+def view(m: WizardModel, ui) -> list[ft.Control]:
+    ident = m.identity
+    identity_rows = [
+        field_row(m.t("inspect.name"), ident.get("name", "")),
+        field_row(m.t("inspect.iin"), ident.get("iin", "")),
+    ]
+    if ident.get("bin"):
+        identity_rows.append(field_row(m.t("inspect.bin"), ident["bin"]))
+        identity_rows.append(field_row(m.t("inspect.organization"), ident.get("organization", "")))
+    identity_rows.append(
+        field_row(m.t("inspect.holder"), m.t(f"holder.{ident.get('holder', 'unknown')}"))
+    )
+    storage = ft.RadioGroup(
+        value=m.new_storage,
+        on_change=lambda e: setattr(m, "new_storage", e.control.value),
+        content=ft.Column(
+            [
+                ft.Radio(
+                    value=kind,
+                    label=m.t(f"application.storage.{kind}"),
+                    disabled=kind != "pkcs12",
+                )
+                for kind in NEW_STORAGES
+            ],
+            spacing=0,
+        ),
+    )
+    controls: list[ft.Control] = [
+        heading(m.t("application.title")),
+        para(m.t("application.explain")),
+        ft.Card(
+            semantic_container=False,
+            content=ft.Container(padding=14, content=ft.Column(identity_rows, spacing=6)),
+        ),
+        para(m.t("application.identity_readonly"), size=12, color=ft.Colors.GREY_700),
+        ft.TextField(
+            key="application.email",
+            label=m.t("application.email"),
+            value=m.email,
+            keyboard_type=ft.KeyboardType.EMAIL,
+            on_change=lambda e: setattr(m, "email", e.control.value),
+        ),
+        ft.TextField(
+            key="application.locality",
+            label=m.t("application.locality"),
+            value=m.locality,
+            on_change=lambda e: setattr(m, "locality", e.control.value),
+        ),
+        ft.TextField(
+            key="application.folder",
+            label=m.t("application.folder"),
+            value=m.folder,
+            helper=m.t("application.folder_help"),
+            on_change=lambda e: setattr(m, "folder", e.control.value),
+        ),
+        para(m.t("application.storage")),
+        storage,
+        notice(m.t("application.tokens_note"), "info"),
+        ft.Checkbox(
+            key="application.correct",
+            label=m.t("application.correct"),
+            value=m.application_ok,
+            on_change=lambda e: setattr(m, "application_ok", bool(e.control.value)),
+        ),
+    ]
+    controls += error_notice(m, m.details_error)
+    controls.append(
+        buttons(
+            m, (m.t("nav.continue"), m.submit_application), enabled=m.application_ok, back="open"
+        )
+    )
+    return controls

@@ -1,0 +1,59 @@
+"""Step 7: the application number (large, copyable, kept) and the one-time code."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from wizard.ui.model import WizardModel
+from wizard.ui.widgets import buttons, error_notice, heading, notice, para
+
+
+def application_number(m: WizardModel, ui) -> ft.Control:
+    async def copy() -> None:
+        await ui.platform.copy(m.application or "")
+        ui.toast(m.t("code.copied"))
+
+    return ft.Container(
+        content=ft.Column(
+            [
+                ft.Text(m.t("code.application"), size=13, color=ft.Colors.GREY_700),
+                ft.Row(
+                    [
+                        ft.Text(m.application or "—", size=30, weight=ft.FontWeight.BOLD),
+                        ft.IconButton(icon=ft.Icons.COPY, tooltip=m.t("code.copy"), on_click=copy),
+                    ],
+                    wrap=True,
+                ),
+                ft.Text(m.t("code.application_kept"), size=12, color=ft.Colors.GREY_700),
+            ],
+            spacing=2,
+        ),
+        padding=14,
+        border_radius=10,
+        bgcolor=ft.Colors.BLUE_GREY_50,
+    )
+
+
+def view(m: WizardModel, ui) -> list[ft.Control]:
+    controls: list[ft.Control] = [heading(m.t("code.title")), application_number(m, ui)]
+    controls.append(para(m.t("code.explain")))
+    if m.demo_sms:
+        controls.append(
+            notice(m.t("code.demo_sms", code=m.demo_sms), "info", ft.Icons.SMS_OUTLINED)
+        )
+    controls.append(
+        ft.TextField(
+            key="code.field",
+            label=m.t("code.field"),
+            value=m.code,
+            keyboard_type=ft.KeyboardType.NUMBER,
+            max_length=8,
+            on_change=lambda e: setattr(m, "code", e.control.value),
+            on_submit=m.confirm_code,
+        )
+    )
+    controls += error_notice(m, m.code_error)
+    if m.busy:
+        controls.append(ft.ProgressBar())
+    controls.append(buttons(m, (m.t("code.confirm"), m.confirm_code), enabled=bool(m.code.strip())))
+    return controls

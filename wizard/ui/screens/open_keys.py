@@ -1,0 +1,154 @@
+"""Step 3: open the current keys (the AUTH and signing stores, or the one GOST store) and show
+them as NCALayer's "refresh the key list" does, each with a clear verdict."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import flet as ft
+
+from wizard.ui.model import KeyCard, WizardModel
+from wizard.ui.widgets import (
+    BAD,
+    GOOD,
+    buttons,
+    error_notice,
+    field_row,
+    heading,
+    notice,
+    para,
+    time_left_bar,
+)
+
+
+def _card(m: WizardModel, card: KeyCard) -> ft.Control:
+    verdict = (
+        notice(m.t("verdict.renewable"), "good")
+        if card.renewable
+        else notice(m.t(f"verdict.{card.reason}"), "bad")
+    )
+    rows = [
+        ft.Row(
+            [
+                ft.Icon(ft.Icons.KEY, color=GOOD if card.renewable else BAD),
+                ft.Text(card.name, size=17, weight=ft.FontWeight.BOLD, expand=True),
+            ]
+        ),
+        field_row(m.t("inspect.iin"), card.iin),
+    ]
+    if card.bin:
+        rows.append(field_row(m.t("inspect.bin"), card.bin))
+        rows.append(field_row(m.t("inspect.organization"), card.organization))
+    rows += [
+        field_row(m.t("inspect.holder"), m.t(f"holder.{card.holder}")),
+        field_row(m.t("inspect.usage"), ", ".join(m.t(f"usage.{u}") for u in card.usage)),
+        field_row(m.t("inspect.algorithm"), card.algorithm),
+        field_row(m.t("open.valid_until"), m.format_date(card.not_after)),
+        field_row(m.t("open.file"), card.file_name),
+        time_left_bar(m, card.days_left),
+        verdict,
+    ]
+    return ft.Card(
+        semantic_container=False,
+        content=ft.Container(padding=14, content=ft.Column(rows, spacing=6)),
+    )
+
+
+def view(m: WizardModel, ui) -> list[ft.Control]:
+    async def pick() -> None:
+        files = await ui.platform.pick_stores()
+        if files:
+            m.set_files(files)
+
+    async def demo(holder: str) -> None:
+        await m.make_demo_keys(holder)
+
+    controls: list[ft.Control] = [heading(m.t("open.title"))]
+    if m.resuming is not None:
+        controls.append(
+            notice(
+                m.t(
+                    "open.resuming",
+                    application=m.resuming.application or "—",
+                    state=m.t(f"state.{m.resuming.state}"),
+                ),
+                "info",
+                ft.Icons.HISTORY,
+            )
+        )
+    controls.append(para(m.t("open.explain")))
+    pick_row: list[ft.Control] = [
+        ft.FilledTonalButton(m.t("open.pick"), icon=ft.Icons.FOLDER_OPEN, on_click=pick)
+    ]
+    if m.demo and m.resuming is None:
+        pick_row.append(
+            ft.OutlinedButton(
+                m.t("open.make_demo"),
+                icon=ft.Icons.SCIENCE_OUTLINED,
+                on_click=partial(demo, "individual"),
+                disabled=m.busy,
+            )
+        )
+        pick_row.append(
+            ft.OutlinedButton(
+                m.t("open.make_demo_employee"),
+                icon=ft.Icons.BUSINESS,
+                on_click=partial(demo, "legal-employee"),
+                disabled=m.busy,
+            )
+        )
+    controls.append(ft.Row(pick_row, wrap=True))
+    if m.busy:
+        controls.append(ft.ProgressBar())
+    if m.demo_keys_note is not None:
+        controls.append(notice(m.demo_keys_note.text(m.lang), "info", ft.Icons.SCIENCE_OUTLINED))
+    for picked in m.picked:
+        controls.append(
+            ft.Row(
+                [
+                    ft.Icon(ft.Icons.INSERT_DRIVE_FILE_OUTLINED),
+                    ft.Text(picked.name, expand=True),
+                    ft.IconButton(
+                        icon=ft.Icons.CLOSE,
+                        tooltip=m.t("open.remove"),
+                        on_click=lambda _, name=picked.name: m.remove_file(name),
+                    ),
+                ]
+            )
+        )
+    if not m.picked:
+        controls.append(para(m.t("open.nothing_picked"), color=ft.Colors.GREY_700))
+    controls.append(
+        ft.TextField(
+            key="open.password",
+            label=m.t("open.password"),
+            value=m.current_password,
+            password=True,
+            can_reveal_password=True,
+            on_change=lambda e: setattr(m, "current_password", e.control.value),
+            on_submit=lambda: m.open_keys(),
+        )
+    )
+    controls.append(para(m.t("open.password_hint"), size=12, color=ft.Colors.GREY_700))
+    controls.append(
+        ft.FilledTonalButton(
+            m.t("open.open"),
+            icon=ft.Icons.LOCK_OPEN,
+            on_click=lambda: m.open_keys(),
+            disabled=not m.picked or m.busy,
+        )
+    )
+    controls += error_notice(m, m.open_error)
+    if m.open_error is not None:
+        controls.append(
+            ft.TextButton(
+                m.t("open.faq_link"), icon=ft.Icons.HELP_OUTLINE, on_click=lambda: m.go("help")
+            )
+        )
+    controls += [_card(m, card) for card in m.cards]
+    if m.cards and not m.keys_ok and m.open_error is None:
+        controls.append(notice(m.t("open.cannot_renew"), "bad"))
+    controls.append(
+        buttons(m, (m.t("nav.continue"), m.continue_from_keys), enabled=m.keys_ok, back="storage")
+    )
+    return controls

@@ -1,0 +1,120 @@
+"""Step 5: the new password. The NCA rules ticked off live, a strength meter, a confirmation,
+show/hide, and "I understand this password cannot be recovered"."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from wizard.keys.passwords import render_verdict
+from wizard.ui.model import WizardModel
+from wizard.ui.widgets import BAD, GOOD, WARN, buttons, error_notice, heading, notice, para
+
+STRENGTH_COLOURS = (BAD, BAD, WARN, GOOD, GOOD)
+
+
+def _resume_view(m: WizardModel) -> list[ft.Control]:
+    return [
+        heading(m.t("password.resume_title")),
+        para(m.t("password.resume_explain")),
+        ft.TextField(
+            key="password.new",
+            label=m.t("password.new"),
+            value=m.new_password,
+            password=True,
+            can_reveal_password=True,
+            on_change=lambda e: setattr(m, "new_password", e.control.value),
+        ),
+        *error_notice(m, m.password_error),
+        buttons(m, (m.t("password.resume_go"), m.accept_password), enabled=m.can_accept_password),
+    ]
+
+
+def view(m: WizardModel, ui) -> list[ft.Control]:
+    if m.resuming is not None:
+        return _resume_view(m)
+    verdict = m.password_verdict
+    rendered = render_verdict(verdict, m.lang)
+    rules = [
+        ft.Row(
+            [
+                ft.Icon(
+                    ft.Icons.CHECK_CIRCLE if rule.met else ft.Icons.RADIO_BUTTON_UNCHECKED,
+                    color=GOOD if rule.met else ft.Colors.GREY_500,
+                    size=20,
+                ),
+                ft.Text(rule.text, size=14, expand=True),
+            ]
+        )
+        for rule in rendered.rules
+    ]
+    strength = ft.Column(
+        [
+            ft.ProgressBar(
+                value=(verdict.strength + 1) / 5 if m.new_password else 0,
+                color=STRENGTH_COLOURS[verdict.strength],
+                bar_height=8,
+                bgcolor=ft.Colors.GREY_200,
+            ),
+            ft.Text(rendered.strength, size=13),
+        ],
+        spacing=4,
+    )
+    controls: list[ft.Control] = [
+        heading(m.t("password.title")),
+        para(m.t("password.explain")),
+        ft.TextField(
+            key="password.new",
+            label=m.t("password.new"),
+            value=m.new_password,
+            password=not m.show_password,
+            on_change=lambda e: setattr(m, "new_password", e.control.value),
+        ),
+        ft.Checkbox(
+            key="password.show",
+            label=m.t("password.show"),
+            value=m.show_password,
+            on_change=lambda e: setattr(m, "show_password", bool(e.control.value)),
+        ),
+        ft.Text(m.t("password.rules.title"), weight=ft.FontWeight.BOLD),
+        *rules,
+        strength,
+    ]
+    feedback: list[ft.Control] = []
+    if m.new_password:
+        feedback += [notice(problem, "bad") for problem in rendered.problems]
+        feedback += [
+            para(f"• {advice}", size=13, color=ft.Colors.GREY_800) for advice in rendered.advice
+        ]
+    # one container whatever the feedback, so the fields below keep their place while typing
+    controls.append(ft.Column(feedback, spacing=6, key="password-feedback"))
+    controls.append(
+        ft.TextField(
+            key="password.repeat",
+            label=m.t("password.repeat"),
+            value=m.new_password2,
+            password=not m.show_password,
+            on_change=lambda e: setattr(m, "new_password2", e.control.value),
+            error=m.t("password.confirm_mismatch")
+            if m.new_password2 and not m.passwords_match
+            else None,
+        )
+    )
+    controls.append(notice(m.t("password.remember"), "warn", ft.Icons.LOCK_OUTLINE))
+    controls.append(
+        ft.Checkbox(
+            key="password.understand",
+            label=m.t("password.understand"),
+            value=m.understood,
+            on_change=lambda e: setattr(m, "understood", bool(e.control.value)),
+        )
+    )
+    controls += error_notice(m, m.password_error)
+    controls.append(
+        buttons(
+            m,
+            (m.t("password.go"), m.accept_password),
+            enabled=m.can_accept_password,
+            back="application",
+        )
+    )
+    return controls

@@ -1,0 +1,54 @@
+"""Step 8: the application's status, refreshing by itself; "offline — will send when connected"."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from wizard.ui.model import WizardModel
+from wizard.ui.screens.code import application_number
+from wizard.ui.widgets import heading, notice, para
+
+REFRESH_SECONDS = 5
+
+
+def view(m: WizardModel, ui) -> list[ft.Control]:
+    controls: list[ft.Control] = [heading(m.t("status.title"))]
+    if m.application:
+        controls.append(application_number(m, ui))
+    if m.rejection is not None:
+        controls.append(notice(m.rejection.text(m.lang), "bad"))
+        controls.append(para(m.t("status.rejected_what_now")))
+        controls.append(ft.FilledButton(m.t("app.to_home"), on_click=lambda: m.go("home")))
+        return controls
+    if m.offline:
+        controls.append(notice(m.t("status.offline"), "warn", ft.Icons.CLOUD_OFF))
+    else:
+        state = m.remote_state or m.stage
+        controls.append(notice(m.t(f"state.{state}") if state else m.t("status.checking"), "info"))
+        if state == "awaiting_head":
+            controls.append(para(m.t("status.head_explain")))
+    checked = m.checked_at.astimezone().strftime("%H:%M:%S") if m.checked_at else "—"
+    controls.append(
+        para(
+            m.t("status.auto", seconds=REFRESH_SECONDS, time=checked),
+            size=12,
+            color=ft.Colors.GREY_700,
+        )
+    )
+    if m.busy:
+        controls.append(ft.ProgressBar())
+    controls.append(
+        ft.Row(
+            [
+                ft.FilledTonalButton(
+                    m.t("status.check_now"),
+                    icon=ft.Icons.REFRESH,
+                    on_click=m.refresh,
+                    disabled=m.busy,
+                ),
+                ft.OutlinedButton(m.t("app.to_home"), on_click=lambda: m.go("home")),
+            ],
+            wrap=True,
+        )
+    )
+    return controls

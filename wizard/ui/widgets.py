@@ -1,0 +1,196 @@
+"""Shared pieces of the wizard's screens: the top bar (demo mark, language, help), the step
+indicator, headings, notices and the bottom buttons. Text always comes from the catalogues."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import flet as ft
+
+from wizard.i18n import LANGUAGE_NAMES, LANGUAGES
+from wizard.ui.model import STEPS, Message, WizardModel
+
+MAX_WIDTH = 760
+GOOD = ft.Colors.GREEN_700
+WARN = ft.Colors.AMBER_800
+BAD = ft.Colors.RED_700
+DEMO_COLOUR = ft.Colors.DEEP_ORANGE_600
+
+
+def top_bar(m: WizardModel) -> ft.Control:
+    """Name, the DEMO mark (on every screen in demo mode), language switch, help."""
+    languages = ft.SegmentedButton(
+        segments=[
+            ft.Segment(value=lang, label=ft.Text(LANGUAGE_NAMES[lang], size=12))
+            for lang in LANGUAGES
+        ],
+        selected=[m.lang],
+        show_selected_icon=False,
+        on_change=lambda e: m.set_language(next(iter(e.control.selected))),
+    )
+    mark: list[ft.Control] = []
+    if m.demo:
+        mark.append(
+            ft.Container(
+                content=ft.Text(
+                    m.t("app.demo_mark"), color=ft.Colors.WHITE, size=12, weight=ft.FontWeight.BOLD
+                ),
+                bgcolor=DEMO_COLOUR,
+                padding=ft.Padding.symmetric(horizontal=8, vertical=3),
+                border_radius=6,
+                tooltip=m.t("app.demo_explained"),
+            )
+        )
+    else:
+        mark.append(
+            ft.Text(m.t("app.real_authority", url=m.authority), size=11, color=ft.Colors.GREY_700)
+        )
+    return ft.Container(
+        content=ft.Column(
+            [
+                ft.Row(
+                    [
+                        ft.TextButton(
+                            content=ft.Text(m.t("app.name"), size=20, weight=ft.FontWeight.BOLD),
+                            on_click=lambda: m.go("home"),
+                            tooltip=m.t("app.to_home"),
+                        ),
+                        *mark,
+                        ft.Container(expand=True),
+                        ft.IconButton(
+                            icon=ft.Icons.HELP_OUTLINE,
+                            tooltip=m.t("help.title"),
+                            on_click=lambda: m.go("help"),
+                        ),
+                    ],
+                    vertical_alignment=ft.CrossAxisAlignment.CENTER,
+                ),
+                ft.Row([languages], alignment=ft.MainAxisAlignment.END),
+            ],
+            spacing=4,
+        ),
+        padding=ft.Padding.only(left=8, right=8, top=6, bottom=6),
+        bgcolor=ft.Colors.BLUE_GREY_50,
+    )
+
+
+def step_indicator(m: WizardModel) -> ft.Control | None:
+    if m.screen not in STEPS:
+        return None
+    index = STEPS.index(m.screen)
+    return ft.Column(
+        [
+            ft.Text(
+                m.t(
+                    "step.counter", number=index + 1, total=len(STEPS), name=m.t(f"step.{m.screen}")
+                ),
+                size=12,
+                color=ft.Colors.GREY_700,
+            ),
+            ft.ProgressBar(value=(index + 1) / len(STEPS), bar_height=4),
+        ],
+        spacing=4,
+    )
+
+
+def heading(text: str) -> ft.Control:
+    return ft.Text(text, size=22, weight=ft.FontWeight.BOLD)
+
+
+def para(text: str, size: int = 15, **kw: Any) -> ft.Control:
+    return ft.Text(text, size=size, **kw)
+
+
+def notice(text: str, kind: str = "info", icon: ft.IconData | None = None) -> ft.Control:
+    colours = {
+        "info": (ft.Colors.BLUE_50, ft.Colors.BLUE_800, ft.Icons.INFO_OUTLINE),
+        "good": (ft.Colors.GREEN_50, GOOD, ft.Icons.CHECK_CIRCLE_OUTLINE),
+        "warn": (ft.Colors.AMBER_50, WARN, ft.Icons.WARNING_AMBER),
+        "bad": (ft.Colors.RED_50, BAD, ft.Icons.ERROR_OUTLINE),
+    }
+    bg, fg, default_icon = colours[kind]
+    return ft.Container(
+        content=ft.Row(
+            [
+                ft.Icon(icon or default_icon, color=fg),
+                ft.Text(text, color=fg, size=14, expand=True),
+            ],
+            vertical_alignment=ft.CrossAxisAlignment.START,
+        ),
+        bgcolor=bg,
+        padding=12,
+        border_radius=8,
+    )
+
+
+def error_notice(m: WizardModel, message: Message | None) -> list[ft.Control]:
+    return [notice(message.text(m.lang), "bad")] if message is not None else []
+
+
+def buttons(
+    m: WizardModel,
+    primary: tuple[str, Callable[..., Any]] | None,
+    *,
+    enabled: bool = True,
+    back: str | None = None,
+    extra: Sequence[ft.Control] = (),
+) -> ft.Control:
+    row: list[ft.Control] = []
+    if back:
+        row.append(
+            ft.OutlinedButton(
+                m.t("nav.back"), icon=ft.Icons.ARROW_BACK, on_click=lambda: m.go(back)
+            )
+        )
+    row.extend(extra)
+    if primary is not None:
+        label, action = primary
+        row.append(
+            ft.FilledButton(
+                label,
+                icon=ft.Icons.ARROW_FORWARD,
+                on_click=action,
+                disabled=not enabled or m.busy,
+            )
+        )
+    # a Wrap (no expanding spacer inside one): on a phone the buttons go onto two lines
+    return ft.Row(
+        row, wrap=True, spacing=8, run_spacing=8, alignment=ft.MainAxisAlignment.SPACE_BETWEEN
+    )
+
+
+def field_row(label: str, value: str) -> ft.Control:
+    return ft.Row(
+        [
+            ft.Text(label, size=13, color=ft.Colors.GREY_700, width=150),
+            ft.Text(value or "—", size=15, expand=True),
+        ],
+        vertical_alignment=ft.CrossAxisAlignment.START,
+    )
+
+
+def days_colour(days_left: int) -> str:
+    if days_left < 0:
+        return BAD
+    if days_left <= 30:
+        return WARN
+    return GOOD
+
+
+def time_left_bar(m: WizardModel, days_left: int, total_days: int = 365) -> ft.Control:
+    """A clear picture of time left: a bar, a colour and the words."""
+    value = max(0.0, min(1.0, days_left / total_days))
+    if days_left < 0:
+        words = m.t("keys.expired_days", days=-days_left)
+    else:
+        words = m.t("keys.days_left", days=days_left)
+    return ft.Column(
+        [
+            ft.ProgressBar(
+                value=value, color=days_colour(days_left), bar_height=8, bgcolor=ft.Colors.GREY_200
+            ),
+            ft.Text(words, color=days_colour(days_left), weight=ft.FontWeight.BOLD, size=14),
+        ],
+        spacing=4,
+    )
