@@ -160,28 +160,25 @@ async def _demo_keys(args: argparse.Namespace, password: str) -> dict[str, Any]:
     from pathlib import Path
 
     from wizard.authority.connect import open_authority
-    from wizard.keys import profile
-    from wizard.keys.files import prepare_new_folder
-    from wizard.keys.keypair import generate
     from wizard.keys.oids import Holder, Scheme
-    from wizard.keys.request import build_request
-    from wizard.keys.writer import save_store
+    from wizard.renewal.demo import issue_demo_keys
 
     scheme = Scheme.GOST2015 if args.scheme == "gost" else Scheme.RSA
-    holder = Holder(args.holder)
-    folder = prepare_new_folder(Path(args.out))
-    subject = profile.subject(profile.DEMO_HOLDERS[holder])
-    usages = ("both",) if scheme is Scheme.GOST2015 else ("auth", "sign")
-    keys = {usage: generate(scheme) for usage in usages}
-    requests = [(usage, build_request(keys[usage], subject)) for usage in usages]
     async with open_authority(args.authority) as authority:
-        issued = await authority.demo_issue_holder(
-            scheme.value, holder.value, args.days_left, requests
+        demo = await issue_demo_keys(
+            authority,
+            Path(args.out),
+            password,
+            scheme=scheme,
+            holder=Holder(args.holder),
+            days_left=args.days_left,
         )
-    files = []
-    for item in issued.certificates:
-        files.append(str(save_store(folder, keys[item.usage], item.certificate, password)))
-    return {"folder": str(folder), "files": files, "holder": holder.value, "scheme": scheme.value}
+    return {
+        "folder": str(demo.folder),
+        "files": [str(path) for path in demo.files],
+        "holder": demo.holder.value,
+        "scheme": demo.scheme.value,
+    }
 
 
 def cmd_demo_keys(args: argparse.Namespace, lang: str, out: TextIO) -> int:
