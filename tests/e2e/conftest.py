@@ -44,8 +44,10 @@ def chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator:
+    # Module scope: Playwright's sync API keeps an event loop running in this thread while it
+    # lives, and later tests' asyncio.run() must not find it.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
