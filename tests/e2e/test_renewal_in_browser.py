@@ -65,6 +65,13 @@ def test_demo_renewal_start_to_finish(start_wizard, open_page, tmp_path, lang, v
     [new_folder] = list(folder.iterdir())
     _check_new_keys(new_folder)
     assert w.has_text(w.t("done.application", application=number))
+    if lang == "en" and viewport == "desktop":  # the expiry reminders, as a calendar file
+        with w.page.expect_download(timeout=30_000) as download:
+            w.click("done.calendar")
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        assert saved.suffix == ".ics"
+        assert saved.read_bytes().count(b"BEGIN:VEVENT") == 3
     # the home screen now shows the new keys with the time they have left
     w.click("app.to_home")
     w.expect_text(w.t("home.known_title"))
