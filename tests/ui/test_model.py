@@ -191,3 +191,16 @@ def test_expiry_reminders_a_month_two_weeks_a_week_before():
     assert starts == expected
     assert "EDS expires in 14 days" in data
     assert all(len(line.encode()) <= 75 for line in data.split("\r\n"))
+
+
+def test_keys_on_a_token_or_id_card_are_not_taken_further(tmp_path):
+    m = _model(tmp_path)
+    m.start_new()
+    m.confirm_start()
+    for kind in ("id_card", "kaztoken", "etoken", "jacarta", "akey"):
+        m.choose_storage(kind)
+        m.confirm_storage()
+        assert m.screen == "storage"  # Qoltanba says what to do instead; it does not pretend
+    m.choose_storage("file")
+    m.confirm_storage()
+    assert m.screen == "open"

@@ -194,3 +194,29 @@ def time_left_bar(m: WizardModel, days_left: int, total_days: int = 365) -> ft.C
         ],
         spacing=4,
     )
+
+
+def choice(
+    value: str,
+    title: str,
+    on_pick: Callable[[str], Any],
+    subtitle: str = "",
+    disabled: bool = False,
+) -> ft.Control:
+    """One radio option whose words wrap (a Radio's own label does not: it would be cut off on a
+    phone). Tapping the words picks it too. Goes inside a RadioGroup."""
+    words: list[ft.Control] = [ft.Text(title, size=15)]
+    if subtitle:
+        words.append(ft.Text(subtitle, size=12, color=ft.Colors.GREY_700))
+    return ft.Row(
+        [
+            ft.Radio(value=value, disabled=disabled),
+            ft.Container(
+                content=ft.Column(words, spacing=2),
+                expand=True,
+                on_click=None if disabled else (lambda: on_pick(value)),
+                padding=ft.Padding.only(top=6, bottom=6),
+            ),
+        ],
+        vertical_alignment=ft.CrossAxisAlignment.START,
+    )

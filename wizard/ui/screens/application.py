@@ -6,7 +6,15 @@ from __future__ import annotations
 import flet as ft
 
 from wizard.ui.model import WizardModel
-from wizard.ui.widgets import buttons, error_notice, field_row, heading, notice, para
+from wizard.ui.widgets import (
+    buttons,
+    choice,
+    error_notice,
+    field_row,
+    heading,
+    notice,
+    para,
+)
 
 NEW_STORAGES = ("pkcs12", "idcard", "kaztoken", "etoken", "jacarta", "akey")
 
@@ -28,9 +36,10 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         on_change=lambda e: setattr(m, "new_storage", e.control.value),
         content=ft.Column(
             [
-                ft.Radio(
-                    value=kind,
-                    label=m.t(f"application.storage.{kind}"),
+                choice(
+                    kind,
+                    m.t(f"application.storage.{kind}"),
+                    lambda value: setattr(m, "new_storage", value),
                     disabled=kind != "pkcs12",
                 )
                 for kind in NEW_STORAGES

@@ -6,7 +6,7 @@ import flet as ft
 
 from wizard.i18n import LANGUAGE_NAMES, LANGUAGES
 from wizard.ui.model import WizardModel
-from wizard.ui.widgets import buttons, error_notice, heading, para
+from wizard.ui.widgets import buttons, choice, error_notice, heading, para
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
@@ -21,8 +21,8 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         on_change=lambda e: m.set_mode(e.control.value == "demo"),
         content=ft.Column(
             [
-                ft.Radio(value="demo", label=m.t("start.mode_demo")),
-                ft.Radio(value="real", label=m.t("start.mode_real")),
+                choice("demo", m.t("start.mode_demo"), lambda v: m.set_mode(True)),
+                choice("real", m.t("start.mode_real"), lambda v: m.set_mode(False)),
             ]
         ),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import flet as ft
 
 from wizard.ui.model import STORAGE_KINDS, WizardModel
-from wizard.ui.widgets import buttons, heading, notice, para
+from wizard.ui.widgets import buttons, choice, heading, notice, para
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
@@ -14,13 +14,15 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         on_change=lambda e: m.choose_storage(e.control.value),
         content=ft.Column(
             [
-                ft.Radio(
-                    value=kind,
-                    label=f"{m.t(f'storage.{kind}.name')} — {m.t(f'storage.{kind}.what')}",
+                choice(
+                    kind,
+                    m.t(f"storage.{kind}.name"),
+                    m.choose_storage,
+                    subtitle=m.t(f"storage.{kind}.what"),
                 )
                 for kind in STORAGE_KINDS
             ],
-            spacing=2,
+            spacing=0,
         ),
     )
     kind = m.storage_kind
