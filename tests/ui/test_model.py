@@ -204,3 +204,33 @@ def test_keys_on_a_token_or_id_card_are_not_taken_further(tmp_path):
     m.choose_storage("file")
     m.confirm_storage()
     assert m.screen == "open"
+
+
+def test_a_company_employee_waits_for_the_head_then_gets_the_keys(tmp_path):
+    async def scenario() -> WizardModel:
+        m = _model(tmp_path)
+        m.start_new()
+        await m.make_demo_keys("legal-employee")
+        m.current_password = DEMO_PASSWORD
+        m.open_keys()
+        assert m.identity["holder"] == "legal-employee" and m.identity["bin"]
+        m.continue_from_keys()
+        m.email, m.locality, m.application_ok = "a@example.kz", "Astana", True
+        m.submit_application()
+        m.new_password = m.new_password2 = NEW
+        m.understood = True
+        await m.accept_password()
+        assert m.screen == "code"
+        m.code = m.demo_sms
+        await m.confirm_code()
+        for _ in range(20):  # the status screen refreshes by itself until the head approves
+            if m.screen == "done":
+                break
+            assert m.screen == "status" and m.rejection is None
+            await m.refresh()
+        await m.close()
+        return m
+
+    m = asyncio.run(scenario())
+    assert m.screen == "done"
+    assert len(list(Path(m.result["folder"]).glob("*.p12"))) == 2

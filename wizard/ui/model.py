@@ -53,7 +53,10 @@ STORAGE_KINDS = ("file", "id_card", "kaztoken", "etoken", "jacarta", "akey")
 DEMO_PASSWORD = "Qwerty12"  # noqa: S105 - the demo keys' password, shown on screen
 # Journal states shown as the "work" screen's ticks, in order.
 WORK_STAGES = (S.KEYS_SAVED, S.REQUESTS_BUILT, S.SIGNED, S.SUBMITTED)
-REMOTE_WAITING = (S.SUBMITTED, S.AWAITING_HEAD, S.PROCESSING, S.SIGNED)
+# Steps that need no authority: run in a worker thread so the window stays responsive.
+OFFLINE_STATES = frozenset(
+    {S.CHECKED, S.DETAILED, S.KEYS_SAVED, S.REQUESTS_BUILT, S.ISSUED, S.INSTALLED}
+)
 
 
 @dataclass(frozen=True)
@@ -639,7 +642,12 @@ class WizardModel:
                     await self._show_code_screen(authority, renewal)
                     return
                 await asyncio.sleep(0)  # let the screen show the progress so far
-                renewal = await self._renewer.step(renewal, self._current, details, self._no_code)
+                step = self._renewer.step(renewal, self._current, details, self._no_code)
+                if renewal.state in OFFLINE_STATES:
+                    # key generation, signing, writing stores: off the UI's loop
+                    renewal = await asyncio.to_thread(asyncio.run, step)
+                else:
+                    renewal = await step
                 self.code = ""
                 self.offline = False
                 self._on_progress(renewal)
