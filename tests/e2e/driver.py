@@ -294,3 +294,12 @@ def confirm_code(w: WizardPage) -> None:
     w.shot("code")
     w.fill("code.field", code)
     w.click("code.confirm")
+
+
+def open_files(w: WizardPage, paths: list[Path], password: str) -> None:
+    """Pick key stores in the browser's file chooser, type their password, press Open."""
+    with w.page.expect_file_chooser() as chooser:
+        w.click("open.pick")
+    chooser.value.set_files([str(p) for p in paths])
+    w.fill("open.password", password)
+    w.click("open.open")

@@ -18,6 +18,7 @@ from driver import (
     confirm_code,
     fill_application,
     open_demo_keys,
+    open_files,
     set_new_password,
     to_open_keys,
 )
@@ -118,12 +119,7 @@ def test_interrupted_renewal_resumes_after_restart(start_wizard, open_page, tmp_
     w.shot("home-pending")
     w.click("home.continue")
     w.expect_text(w.t("open.resuming", application=number, state=w.t("state.awaiting_code")))
-    keys = sorted((home / "demo-keys").rglob("*.p12"))
-    with w.page.expect_file_chooser() as chooser:
-        w.click("open.pick")
-    chooser.value.set_files([str(p) for p in keys])
-    w.fill("open.password", "Qwerty12")
-    w.click("open.open")
+    open_files(w, sorted((home / "demo-keys").rglob("*.p12")), "Qwerty12")
     w.expect_text(w.t("verdict.renewable"))
     w.click("nav.continue")
     w.expect_text(w.t("password.resume_explain"))
@@ -142,12 +138,7 @@ def test_wrong_password_and_expired_key(start_wizard, open_page, material):
     choose_language(w, "ru")
     to_open_keys(w)
     active = material / "sdk2020" / "personal" / "active"
-    stores = sorted(active.glob("*.p12"))
-    with w.page.expect_file_chooser() as chooser:
-        w.click("open.pick")
-    chooser.value.set_files([str(p) for p in stores])
-    w.fill("open.password", "Qwerty13")
-    w.click("open.open")
+    open_files(w, sorted(active.glob("*.p12")), "Qwerty13")
     w.expect_text(w.t("error.wrong_password"))
     w.shot("wrong-password")
     w.fill("open.password", "Qwerty12")
@@ -207,11 +198,7 @@ def test_authority_down_then_back(start_wizard, open_page, tmp_path):
     w = open_page(server, "en")
     assert not w.has_text(w.t("app.demo_mark"))
     to_open_keys(w)
-    with w.page.expect_file_chooser() as chooser:
-        w.click("open.pick")
-    chooser.value.set_files([str(p) for p in sorted(keys.glob("*.p12"))])
-    w.fill("open.password", "Qwerty12")
-    w.click("open.open")
+    open_files(w, sorted(keys.glob("*.p12")), "Qwerty12")
     w.expect_text(w.t("verdict.renewable"))
     fill_application(w)
     set_new_password(w)
