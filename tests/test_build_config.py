@@ -68,9 +68,10 @@ def app_path() -> Path:
 
 
 def entry_file(root: Path | None = None) -> Path:
-    """Where flet-cli looks for the entry module: <app path>/<stem of module, default main>.py."""
+    """Where flet-cli looks for the entry module: <app path>/<stem of module, default main>.py,
+    in the staged copy; in the repository it is kept in build/ (build/stage.py moves it up)."""
     stem = Path(FLET.get("app", {}).get("module") or "main").stem
-    return (root or app_path()) / f"{stem}.py"
+    return (root or ROOT / "build") / f"{stem}.py"
 
 
 def load(path: Path, name: str) -> ModuleType:
@@ -166,10 +167,12 @@ def test_names_and_version_come_from_project():
     assert "project" not in FLET and "version" not in FLET, "name and version are [project]'s"
 
 
-def test_the_entry_module_is_in_the_app_and_calls_ft_run():
-    root = app_path()
+def test_the_entry_module_is_in_the_app_and_calls_ft_run(tmp_path):
+    staged = load(ROOT / "build" / "stage.py", "qoltanba_stage").stage(tmp_path / "app")
+    root = staged / FLET.get("app", {}).get("path", ".")
+    assert entry_file(root).is_file(), "flet build looks for the entry module at the top"
     path = entry_file()
-    assert path.is_file(), f"flet build looks for {path}"
+    assert path.is_file(), path
     excluded = set(FLET.get("app", {}).get("exclude", []))
     for needed in ("wizard", "assets", path.name):
         assert (root / needed).exists() and needed not in excluded, needed
