@@ -184,7 +184,7 @@ def launch(
     main = make_main(services, lang=None)
     reason = "gui.web_asked" if web else desktop_unavailable()
     if reason is None:
-        ft.run(main, view=ft.AppView.FLET_APP, assets_dir=str(ASSETS))
+        ft.run(main, view=ft.AppView.FLET_APP, assets_dir=_assets())
         return
     port = port or free_port(host)
     url = f"http://{host}:{port}/"
@@ -201,7 +201,7 @@ def launch(
             view=ft.AppView.WEB_BROWSER,
             host=host,
             port=port,
-            assets_dir=str(ASSETS),
+            assets_dir=_assets(),
             no_cdn=True,
         )
 
@@ -210,3 +210,8 @@ def _secret_store():
     from wizard.ui.secrets import desktop_secret_store
 
     return desktop_secret_store()
+
+
+def _assets() -> str | None:
+    """The project's assets/ when running from a checkout; an installed wheel has none."""
+    return str(ASSETS) if ASSETS.is_dir() else None
