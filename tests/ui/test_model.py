@@ -234,3 +234,28 @@ def test_a_company_employee_waits_for_the_head_then_gets_the_keys(tmp_path):
     m = asyncio.run(scenario())
     assert m.screen == "done"
     assert len(list(Path(m.result["folder"]).glob("*.p12"))) == 2
+
+
+def test_the_status_screen_keeps_one_refresh_loop(tmp_path):
+    async def scenario() -> tuple[int, bool]:
+        m = _model(tmp_path)
+        m.keep_refreshing(0.01)
+        assert m._refresh_task is None  # not on the status screen: nothing to refresh
+        m.screen = "status"
+        refreshed = []
+
+        async def refresh() -> None:
+            refreshed.append(1)
+
+        m.refresh = refresh
+        m.keep_refreshing(0.01)
+        first = m._refresh_task
+        m.keep_refreshing(0.01)  # asked again (the screen re-rendered): still the same loop
+        same = m._refresh_task is first
+        await asyncio.sleep(0.05)
+        m.screen = "home"
+        await asyncio.sleep(0.03)
+        return len(refreshed), same and first.done()
+
+    count, one_loop_that_ended = asyncio.run(scenario())
+    assert count >= 2 and one_loop_that_ended

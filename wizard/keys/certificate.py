@@ -103,7 +103,12 @@ class CertificateFacts:
 
     def days_left(self, now: datetime) -> int:
         """Whole days until expiry (negative once expired); `now` is timezone-aware."""
-        return math.floor((self.not_after - now).total_seconds() / 86400)
+        return days_until(self.not_after, now)
+
+
+def days_until(moment: datetime, now: datetime) -> int:
+    """Whole days from ``now`` until ``moment`` (negative once it has passed); both aware."""
+    return math.floor((moment - now).total_seconds() / 86400)
 
 
 def describe(cert: x509.Certificate) -> CertificateFacts:

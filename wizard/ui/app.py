@@ -3,7 +3,6 @@ and the launcher (desktop window, or the local web UI on 127.0.0.1 when that can
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -76,14 +75,8 @@ def App(services: Services, platform: Platform, lang: str) -> ft.Control:
 
     ui = UiContext(platform=platform, toast=toast)
 
-    async def auto_refresh() -> None:
-        # the status screen refreshes by itself while it is shown
-        while m.screen == "status" and m.rejection is None:
-            await asyncio.sleep(status.REFRESH_SECONDS)
-            if m.screen == "status":
-                await m.refresh()
-
-    ft.use_effect(lambda: asyncio.create_task(auto_refresh()) and None, [m.screen, m.offline])
+    # the status screen refreshes by itself while it is shown
+    ft.use_effect(lambda: m.keep_refreshing(status.REFRESH_SECONDS), [m.screen, m.offline])
     ft.on_unmounted(m.close)
 
     indicator = step_indicator(m)

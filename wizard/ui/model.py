@@ -26,7 +26,7 @@ from wizard.errors import (
     WrongPassword,
 )
 from wizard.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
-from wizard.keys.certificate import utc_now
+from wizard.keys.certificate import days_until, utc_now
 from wizard.keys.oids import Holder, Scheme
 from wizard.keys.passwords import PasswordVerdict, check_new_password, require_acceptable
 from wizard.renewal.journal import Renewal, RenewalJournal, RenewalState
@@ -110,6 +110,16 @@ class PendingRenewal:
     folder: str | None
     updated_at: datetime
 
+    @classmethod
+    def of(cls, renewal: Renewal) -> PendingRenewal:
+        return cls(
+            id=renewal.id,
+            state=renewal.state.value,
+            application=renewal.application,
+            folder=renewal.data.get("folder"),
+            updated_at=renewal.updated_at,
+        )
+
 
 @dataclass(frozen=True)
 class KnownKey:
@@ -151,10 +161,6 @@ class Services:
         return user_documents_path() / "Qoltanba"
 
 
-def _days_left(not_after: datetime, now: datetime) -> int:
-    return (not_after - now).days if not_after > now else -((now - not_after).days + 1)
-
-
 class WizardModel:
     """Public attributes are the state the screens show; methods are what buttons do."""
 
@@ -169,6 +175,7 @@ class WizardModel:
         self._renewer: Any = None
         self._renewal: Renewal | None = None
         self._refresh_task: asyncio.Task | None = None
+        self._verdict: tuple[tuple[str, tuple[str, ...]], PasswordVerdict] | None = None
 
         self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
         self.screen = "home"
@@ -314,19 +321,11 @@ class WizardModel:
                         folder=renewal.data.get("folder", ""),
                         files=tuple(renewal.data.get("files", [])),
                         not_after=not_after,
-                        days_left=_days_left(not_after, now),
+                        days_left=days_until(not_after, now),
                     )
                 )
             elif not renewal.state.finished:
-                pending.append(
-                    PendingRenewal(
-                        id=renewal.id,
-                        state=renewal.state.value,
-                        application=renewal.application,
-                        folder=renewal.data.get("folder"),
-                        updated_at=renewal.updated_at,
-                    )
-                )
+                pending.append(PendingRenewal.of(renewal))
         self.pending = pending
         self.known = sorted(known, key=lambda k: k.not_after)
 
@@ -462,7 +461,7 @@ class WizardModel:
                     usage=facts.usage,
                     algorithm=facts.algorithm,
                     not_after=facts.not_after,
-                    days_left=_days_left(facts.not_after, now),
+                    days_left=facts.days_left(now),
                     renewable=verdict.renewable,
                     reason=verdict.reason,
                 )
@@ -509,13 +508,7 @@ class WizardModel:
             self.folder = pending.data.get("folder", self.folder)
             self.email = pending.data.get("email", self.email)
             self.locality = pending.data.get("locality", self.locality)
-            self.resuming = PendingRenewal(
-                id=pending.id,
-                state=pending.state.value,
-                application=pending.application,
-                folder=pending.data.get("folder"),
-                updated_at=pending.updated_at,
-            )
+            self.resuming = PendingRenewal.of(pending)
             if pending.state is S.DONE:
                 self._show_done(pending)
                 return
@@ -527,20 +520,14 @@ class WizardModel:
     # --- step: the application -----------------------------------------------------------------
 
     def submit_application(self) -> None:
-        from wizard.renewal.process import RenewalDetails, check_details
+        from wizard.renewal.process import check_details
 
-        details = RenewalDetails(
-            email=self.email,
-            locality=self.locality,
-            folder=Path(self.folder or "."),
-            new_password="",
-            storage=self.new_storage,
-        )
+        details = self._details()
         try:
             check_details(details)
             if not self.folder.strip():
                 raise UsageError("renewal_no_folder")
-            self._check_folder(Path(self.folder.strip()).expanduser())
+            self._check_folder(details.folder)
         except QoltanbaError as error:
             self.details_error = Message.of(error)
             return
@@ -559,8 +546,13 @@ class WizardModel:
 
     @property
     def password_verdict(self) -> PasswordVerdict:
+        """The policy's verdict on the new password, judged once per password typed (the screen
+        and its button both ask, on every keystroke; zxcvbn is the costly part)."""
         identity = self._current.identity() if self._current is not None else ()
-        return check_new_password(self.new_password, identity=identity)
+        asked = (self.new_password, identity)
+        if self._verdict is None or self._verdict[0] != asked:
+            self._verdict = (asked, check_new_password(self.new_password, identity=identity))
+        return self._verdict[1]
 
     @property
     def passwords_match(self) -> bool:
@@ -678,7 +670,6 @@ class WizardModel:
                 self.work_error = Message.of(error)
         finally:
             self.busy = False
-            self.load_home()
 
     async def _show_code_screen(self, authority: Any, renewal: Renewal) -> None:
         self.application = renewal.application
@@ -697,6 +688,19 @@ class WizardModel:
         self.code = code
         self.code_error = None
         await self.run()
+
+    def keep_refreshing(self, seconds: float) -> None:
+        """While the status screen is shown, refresh it every ``seconds``: one loop at most,
+        however often the screen asks (close() stops it)."""
+        if self.screen != "status" or (self._refresh_task and not self._refresh_task.done()):
+            return
+        self._refresh_task = asyncio.create_task(self._refresh_loop(seconds))
+
+    async def _refresh_loop(self, seconds: float) -> None:
+        while self.screen == "status" and self.rejection is None:
+            await asyncio.sleep(seconds)
+            if self.screen == "status":
+                await self.refresh()
 
     async def refresh(self) -> None:
         """The status screen's refresh (by itself every few seconds, or the button)."""

@@ -60,9 +60,6 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         if files:
             m.set_files(files)
 
-    async def demo(holder: str) -> None:
-        await m.make_demo_keys(holder)
-
     controls: list[ft.Control] = [heading(m.t("open.title"))]
     if m.resuming is not None:
         controls.append(
@@ -85,7 +82,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             ft.OutlinedButton(
                 m.t("open.make_demo"),
                 icon=ft.Icons.SCIENCE_OUTLINED,
-                on_click=partial(demo, "individual"),
+                on_click=partial(m.make_demo_keys, "individual"),
                 disabled=m.busy,
             )
         )
@@ -93,7 +90,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             ft.OutlinedButton(
                 m.t("open.make_demo_employee"),
                 icon=ft.Icons.BUSINESS,
-                on_click=partial(demo, "legal-employee"),
+                on_click=partial(m.make_demo_keys, "legal-employee"),
                 disabled=m.busy,
             )
         )
