@@ -8,7 +8,6 @@ Screenshots of every step are kept in tests/e2e/artifacts/<test>/ (QOLTANBA_TEST
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "authority"))  # authority_support
+from authority_support import free_port
 from driver import ARTIFACTS, CHROMIUM_ARGS, WizardPage, WizardServer, chromium_path
 
 
@@ -25,12 +26,6 @@ def in_ci() -> bool:
 
 DESKTOP = {"width": 1100, "height": 900}
 PHONE = {"width": 360, "height": 800}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ no browser download). Names come from the catalogues, so one scenario runs in ev
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -11,6 +12,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from wizard.i18n import translate
 
@@ -203,8 +206,16 @@ class WizardPage:
         raise AssertionError(f"could not type into {label_key}")
 
     def check(self, label_key: str) -> None:
+        """Tick a checkbox and see it ticked (a click during a re-render can be lost)."""
         box = self.page.get_by_role("checkbox", name=self.t(label_key), exact=True)
-        self._waited(box, label_key).click()
+        self._waited(box, label_key)
+        ticked = "(el) => el.getAttribute('aria-checked') === 'true'"
+        for _attempt in range(3):
+            box.click()
+            with contextlib.suppress(PlaywrightTimeout):
+                self.page.wait_for_function(ticked, arg=box.element_handle(), timeout=3_000)
+                return
+        raise AssertionError(f"could not tick {label_key}")
 
     def radio(self, label: str) -> None:
         self.page.get_by_role("radio", name=label).click()

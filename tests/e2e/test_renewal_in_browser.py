@@ -4,12 +4,12 @@ and at phone size; then an interrupted renewal and the error paths."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from authority_support import ServedAuthority
 from driver import (
     NEW_PASSWORD,
     ROOT,
@@ -166,10 +166,8 @@ def test_refused_new_password(start_wizard, open_page):
 
 
 def test_authority_down_then_back(start_wizard, open_page, tmp_path):
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    data = tmp_path / "authority"
-    authority = _serve(data, port)
+    authority = ServedAuthority(tmp_path / "authority").start()
+    url = authority.url
     try:
         keys = tmp_path / "current"
         env = {**os.environ, "QOLTANBA_HOME": str(tmp_path / "cli"), "P": "Qwerty12"}
@@ -192,7 +190,7 @@ def test_authority_down_then_back(start_wizard, open_page, tmp_path):
             capture_output=True,
         )
     finally:
-        _stop(authority)
+        authority.stop()
 
     server = start_wizard(authority=url)
     w = open_page(server, "en")
@@ -207,51 +205,10 @@ def test_authority_down_then_back(start_wizard, open_page, tmp_path):
     pending = list((server.home / "keys").rglob("PENDING_*.p8"))
     assert len(pending) == 2  # the new keys are kept, encrypted, while it waits
 
-    authority = _serve(data, port)  # the connection is back: it goes on by itself
+    authority.start()  # the connection is back (same port, same data): it goes on by itself
     try:
         w.find_text(r"^\d{4}-\d{8}$", timeout=60_000)
         w.expect_text(w.t("code.explain"), timeout=60_000)
         w.shot("back-online")
     finally:
-        _stop(authority)
-
-
-def _free_port() -> int:
-    from conftest import free_port
-
-    return free_port()
-
-
-def _serve(data: Path, port: int) -> subprocess.Popen:
-    import time
-    import urllib.request
-
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wizard",
-            "authority",
-            "serve",
-            "--data",
-            str(data),
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/authority", timeout=1)
-            return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the authority did not start")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    process.wait(10)
+        authority.stop()

@@ -73,6 +73,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             label=m.t("application.folder"),
             value=m.folder,
             helper=m.t("application.folder_help"),
+            helper_max_lines=3,
             on_change=lambda e: setattr(m, "folder", e.control.value),
         ),
         para(m.t("application.storage")),
