@@ -1,19 +1,38 @@
 """Qoltanba's errors: one tree, each error with a stable ``code`` that the UI and the command line
 turn into a translated one-line message (catalogue key ``error.<code>``), and an exit code.
 
-QoltanbaError                 anything Qoltanba itself refuses; .code, .params, .exit_code
-├── UsageError                the command or call is malformed                         exit 2
-├── WrongPassword             the PKCS#12 MAC does not verify with this password       exit 3
-├── StoreError                a file that cannot be used as a key store                exit 4
-│                             (missing, a folder, empty, too large, corrupt, not PKCS#12,
-│                             unsupported scheme)
-├── NotRenewable              the key cannot be renewed online (expired, revoked, ...)  exit 5
-├── AuthorityUnreachable      the authority cannot be reached; the renewal is queued    exit 6
-├── ApplicationRejected       the authority rejected the application                    exit 7
-├── PasswordRejected          the new password breaks the rules                         exit 8
+Exit codes are inherited by meaning: a subclass is a kind of its parent and exits as it does.
+Every class below lives in this module; tests/test_errors.py walks the subclasses and fails on one
+missing from this drawing or from the README's exit-code table.
+
+QoltanbaError                 anything Qoltanba itself refuses; .code, .params, .exit_code  exit 1
+├── InternalError             a bug, not the user's doing; the last-resort handler's line   exit 1
+│   └── IllegalTransition     a state table (journal, mock) has no such move
+├── UsageError                the command or call is malformed                              exit 2
+│   ├── PasswordUndecodable   a password that is not valid text (UTF-8)
+│   ├── DetailsInvalid        e-mail, locality or another application field is unusable
+│   └── RenewalElsewhere      these keys' renewal is bound to another folder or authority
+├── WrongPassword             the PKCS#12 MAC does not verify with this password            exit 3
+├── StoreError                a file that cannot be used as a key store                     exit 4
+│                             (missing, a folder, not a regular file, empty, too large,
+│                             damaged, not PKCS#12, unsupported scheme or parameters)
+├── NotRenewable              the key cannot be renewed online (expired, revoked, ...)      exit 5
+├── AuthorityUnreachable      the authority cannot be reached; the renewal is queued        exit 6
+│   ├── RenewalWaiting        the application waits on the authority; run again later
+│   └── SessionExpired        the authority forgot the session; log in again
+├── ApplicationRejected       the authority rejected the application                        exit 7
+│   └── CodeWrong             the one-time code was wrong (attempts_left)
+├── PasswordRejected          the new password breaks the rules                             exit 8
 ├── OutputRefused             the new keys cannot be written there (current folder,
-│                             existing file, not writable)                              exit 9
-└── AuthorityProtocolError    the authority answered something broken or hostile        exit 10
+│   │                         existing file, not writable)                                  exit 9
+│   └── NoSpace               the disk is full or read-only: nothing partial was left
+├── AuthorityProtocolError    the authority answered something broken or hostile            exit 10
+│   ├── CertificateRefused    an issued certificate failed the checks: that renewal is ended
+│   ├── SignatureError        a CMS signature is malformed or does not verify
+│   └── RequestError          a certificate request is malformed or lacks proof of possession
+├── RenewalBusy               this renewal is running in another window or process          exit 11
+│   └── StaleRenewal          another window moved this renewal on while this one worked
+└── LocalStateError           Qoltanba's own folder (QOLTANBA_HOME) cannot be used          exit 12
 
 Only ``WrongPassword`` ever says "wrong password": it is raised after the MAC check alone.
 """
@@ -44,9 +63,38 @@ class QoltanbaError(Exception):
         return translate(f"error.{self.code}", lang, **self.params)
 
 
+class InternalError(QoltanbaError):
+    """An unexpected failure; ``params['report']`` names the report written without secrets."""
+
+    exit_code = 1
+    default_code = "internal"
+
+
+class IllegalTransition(InternalError):
+    """A move a state table does not allow: a bug, never the user's doing."""
+
+    default_code = "journal_illegal_transition"
+
+
 class UsageError(QoltanbaError):
     exit_code = 2
     default_code = "usage"
+
+
+class PasswordUndecodable(UsageError):
+    default_code = "password_undecodable"
+
+
+class DetailsInvalid(UsageError):
+    """An application field the request or the application document cannot carry."""
+
+    default_code = "renewal_bad_email"
+
+
+class RenewalElsewhere(UsageError):
+    """A renewal of these keys is under way with another folder or another authority."""
+
+    default_code = "renewal_pending_elsewhere"
 
 
 class WrongPassword(QoltanbaError):
@@ -78,9 +126,27 @@ class AuthorityUnreachable(QoltanbaError):
     default_code = "authority_unreachable"
 
 
+class RenewalWaiting(AuthorityUnreachable):
+    """The application waits on the authority (approval, processing); run again later."""
+
+    default_code = "renewal_waiting"
+
+
+class SessionExpired(AuthorityUnreachable):
+    """The session is unknown or expired: log in again with the AUTH key."""
+
+    default_code = "authority_session_expired"
+
+
 class ApplicationRejected(QoltanbaError):
     exit_code = 7
     default_code = "application_rejected"
+
+
+class CodeWrong(ApplicationRejected):
+    """The one-time code was wrong; ``params['attempts_left']`` says how many tries remain."""
+
+    default_code = "code_wrong"
 
 
 class PasswordRejected(QoltanbaError):
@@ -102,6 +168,62 @@ class OutputRefused(QoltanbaError):
     default_code = "output_refused"
 
 
+class NoSpace(OutputRefused):
+    """ENOSPC, EDQUOT or EROFS while writing: the partial file was removed."""
+
+    default_code = "output_no_space"
+
+
 class AuthorityProtocolError(QoltanbaError):
     exit_code = 10
     default_code = "authority_protocol"
+
+
+class CertificateRefused(AuthorityProtocolError):
+    """``params['detail']``: why (wrong_key, untrusted_issuer, ...); the renewal ends refused."""
+
+    default_code = "certificate_refused"
+
+
+class SignatureError(AuthorityProtocolError):
+    """A CMS signature that is malformed or does not verify."""
+
+    default_code = "signature_invalid"
+
+
+class RequestError(AuthorityProtocolError):
+    """A request that is malformed or whose proof of possession fails."""
+
+    default_code = "request_invalid"
+
+
+class RenewalBusy(QoltanbaError):
+    """Another window or process is working on this renewal right now."""
+
+    exit_code = 11
+    default_code = "renewal_busy"
+
+
+class StaleRenewal(RenewalBusy):
+    """Someone else (another window) moved this renewal on; read it again."""
+
+    default_code = "journal_stale"
+
+
+class LocalStateError(QoltanbaError):
+    """QOLTANBA_HOME is a file, read-only, or otherwise unusable (``params['path']``)."""
+
+    exit_code = 12
+    default_code = "home_unusable"
+
+
+def all_error_classes() -> list[type[QoltanbaError]]:
+    """Every subclass of QoltanbaError, depth first (for the tests and the documentation)."""
+    found: list[type[QoltanbaError]] = [QoltanbaError]
+    stack = list(reversed(QoltanbaError.__subclasses__()))
+    while stack:
+        cls = stack.pop()
+        if cls not in found:
+            found.append(cls)
+            stack.extend(reversed(cls.__subclasses__()))
+    return found

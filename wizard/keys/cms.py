@@ -11,7 +11,7 @@ from datetime import datetime
 from asn1crypto import algos, cms, core
 from asn1crypto import x509 as asn1_x509
 
-from wizard.errors import QoltanbaError
+from wizard.errors import SignatureError
 from wizard.keys import oids
 from wizard.keys.keypair import KeyPair
 from wizard.keys.signatures import verify
@@ -29,13 +29,6 @@ _RSA_BY_DIGEST = {
     "2.16.840.1.101.3.4.2.3": "1.2.840.113549.1.1.13",
     "1.3.14.3.2.26": "1.2.840.113549.1.1.5",
 }
-
-
-class SignatureError(QoltanbaError):
-    """A CMS signature that is malformed or does not verify."""
-
-    exit_code = 10
-    default_code = "signature_invalid"
 
 
 def digest(algorithm_oid: str, data: bytes) -> bytes:

@@ -9,17 +9,10 @@ from dataclasses import dataclass
 from asn1crypto import core, csr, keys
 from asn1crypto import x509 as asn1_x509
 
-from wizard.errors import QoltanbaError
+from wizard.errors import RequestError
 from wizard.keys import oids
 from wizard.keys.keypair import KeyPair
 from wizard.keys.signatures import verify
-
-
-class RequestError(QoltanbaError):
-    """A request that is malformed or whose proof of possession fails."""
-
-    exit_code = 10
-    default_code = "request_invalid"
 
 
 def key_store_extension() -> bytes:
@@ -100,7 +93,8 @@ def check_request(der: bytes) -> CheckedRequest:
                 if extn_id == "2.5.29.17":
                     for name in extension["extn_value"].parsed:
                         if name.name == "rfc822_name":
-                            email = name.native
+                            # as written (IA5): .native turns an IDNA domain back into Unicode
+                            email = name.chosen.contents.decode("ascii")
                 elif extn_id == oids.KEY_STORE_EXTENSION:
                     key_store = extension["extn_value"].contents == key_store_extension()
     except (ValueError, TypeError, KeyError, IndexError) as exc:
