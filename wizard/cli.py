@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from wizard import __version__
-from wizard.errors import QoltanbaError, UsageError
+from wizard.errors import PasswordUndecodable, QoltanbaError, UsageError
 from wizard.i18n import LANGUAGES, detect_language, translate
 
 
@@ -29,12 +29,76 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(detail=message)
 
 
+class _SafeText:
+    """A text stream that never fails on what it is given: text that is not valid Unicode (a
+    non-UTF-8 file name) is shown as U+FFFD, and a stream that cannot encode a letter (an ASCII
+    terminal) gets a replacement instead of a UnicodeEncodeError."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        try:
+            try:
+                return self._stream.write(text)
+            except UnicodeEncodeError:
+                encoding = getattr(self._stream, "encoding", None) or "ascii"
+                return self._stream.write(text.encode(encoding, "replace").decode(encoding))
+        except BrokenPipeError:  # `qoltanba status | head -1`: the reader has gone
+            self._silence()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._silence()
+
+    def _silence(self) -> None:
+        """Nobody reads any more: send the rest (and the interpreter's last flush) nowhere."""
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _decodable(value: str) -> str:
+    """A password as text; PasswordUndecodable when it held bytes that are not UTF-8."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PasswordUndecodable() from None
+    from wizard.reports import remember_secret
+
+    return remember_secret(value)
+
+
 def _env_password(var: str) -> str:
     """The password held in environment variable ``var`` (never given on the command line)."""
     value = os.environ.get(var)
     if value is None:
         raise UsageError("password_env_missing", var=var)
-    return value
+    return _decodable(value)
+
+
+def _stdin_line() -> str:
+    """One line of standard input, decoded strictly (a password must be exactly what was typed)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:
+        line = sys.stdin.readline()
+    else:
+        try:
+            line = buffer.readline().decode("utf-8")
+        except UnicodeDecodeError:
+            raise PasswordUndecodable() from None
+    line = line[:-1] if line.endswith("\n") else line
+    return line[:-1] if line.endswith("\r") else line
 
 
 def read_password(args: argparse.Namespace, lang: str, *, env_attr: str = "password_env") -> str:
@@ -43,13 +107,11 @@ def read_password(args: argparse.Namespace, lang: str, *, env_attr: str = "passw
     if var:
         return _env_password(var)
     if getattr(args, "password_stdin", False) or not sys.stdin.isatty():
-        line = sys.stdin.readline()
-        value = line[:-1] if line.endswith("\n") else line
-        value = value[:-1] if value.endswith("\r") else value
+        value = _stdin_line()
         if not value:
             raise UsageError("password_stdin_empty")
-        return value
-    return getpass.getpass(translate("cli.password_prompt", lang))
+        return _decodable(value)
+    return _decodable(getpass.getpass(translate("cli.password_prompt", lang)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,12 +221,14 @@ def _emit(report: dict[str, Any], as_json: bool, lines: list[str], out: TextIO) 
 async def _demo_keys(args: argparse.Namespace, password: str) -> dict[str, Any]:
     from pathlib import Path
 
-    from wizard.authority.connect import open_authority
+    from wizard.authority.connect import home, open_authority
     from wizard.keys.oids import Holder, Scheme
     from wizard.renewal.demo import issue_demo_keys
+    from wizard.renewal.journal import ensure_home
 
     scheme = Scheme.GOST2015 if args.scheme == "gost" else Scheme.RSA
-    async with open_authority(args.authority) as authority:
+    state = ensure_home(home())
+    async with open_authority(args.authority, state) as authority:
         demo = await issue_demo_keys(
             authority,
             Path(args.out),
@@ -198,7 +262,7 @@ def _code_source(args: argparse.Namespace, authority, lang: str):
 
     async def asked_code(number: str, attempts_left: int | None) -> str:
         if args.otp_stdin:
-            line = sys.stdin.readline().strip()
+            line = _stdin_line().strip()
         else:
             line = input(translate("cli.otp_prompt", lang, application=number)).strip()
         if not line:
@@ -211,13 +275,14 @@ def _code_source(args: argparse.Namespace, authority, lang: str):
 async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
     from pathlib import Path
 
-    from wizard.authority.connect import home, open_authority
+    from wizard.authority.connect import DEMO, check_url, home, open_authority
     from wizard.keys.keypair import generate
     from wizard.keys.store import open_store
     from wizard.renewal.journal import RenewalJournal
     from wizard.renewal.keys_ahead import KeysAhead
     from wizard.renewal.process import RenewalDetails, Renewer, current_keys
 
+    authority_name = args.authority if args.authority == DEMO else check_url(args.authority)
     password = _env_password(args.password_env)
     new_password = _env_password(args.new_password_env)
     stores = [open_store(path, password) for path in args.store]
@@ -231,6 +296,7 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
     )
     state = home()
     journal = RenewalJournal(state / "journal.sqlite3")
+    _say_set_aside(journal, lang)
     new_key_pair = generate
     if journal.pending_for(current.fingerprints) is None:
         # A new renewal will need new keys: they are made while the authority loads.
@@ -242,9 +308,10 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
         renewer = Renewer(
             journal,
             authority,
-            args.authority,
+            authority_name,
             max_wait=args.max_wait,
             new_key_pair=new_key_pair,
+            home=state,
         )
         try:
             renewal = await renewer.run(current, details, _code_source(args, authority, lang))
@@ -252,6 +319,9 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
             pending = journal.pending_for(current.fingerprints)
             error.params.setdefault("application", pending.application if pending else None)
             raise
+        finally:
+            for key, params in renewer.notices:
+                print(f"qoltanba: {translate(key, lang, **params)}", file=_notices)
     folder = Path(renewal.data["folder"])
     return {
         "application": renewal.application,
@@ -275,11 +345,33 @@ def cmd_renew(args: argparse.Namespace, lang: str, out: TextIO) -> int:
     return 0
 
 
-def cmd_status(args: argparse.Namespace, lang: str, out: TextIO) -> int:
+def _say_set_aside(journal, lang: str) -> None:
+    aside = journal.set_aside
+    if aside is not None:
+        files = ", ".join(str(p) for p in aside.pending_files) or "-"
+        message = translate("notice.journal_set_aside", lang, path=str(aside.path), files=files)
+        print(f"qoltanba: {message}", file=_notices)
+
+
+def _journal_for_reading():
+    """The journal to read (status, cancel's choice): read-only when the home cannot be written,
+    empty when there is none yet (nothing is created just to say so)."""
     from wizard.authority.connect import home
+    from wizard.errors import LocalStateError
     from wizard.renewal.journal import RenewalJournal
 
-    journal = RenewalJournal(home() / "journal.sqlite3")
+    path = home() / "journal.sqlite3"
+    if not path.exists():
+        return RenewalJournal(path, read_only=True)
+    try:
+        return RenewalJournal(path)
+    except LocalStateError:
+        return RenewalJournal(path, read_only=True)
+
+
+def cmd_status(args: argparse.Namespace, lang: str, out: TextIO) -> int:
+    journal = _journal_for_reading()
+    _say_set_aside(journal, lang)
     renewals = [
         {
             "renewal": r.id,
@@ -299,6 +391,64 @@ def cmd_status(args: argparse.Namespace, lang: str, out: TextIO) -> int:
         for r in renewals
     ] or [translate("cli.status_empty", lang)]
     _emit({"renewals": renewals}, args.json, lines, out)
+    return 0
+
+
+def _cancel_choice(args: argparse.Namespace, journal, lang: str):
+    from pathlib import Path
+
+    from wizard.keys.files import resolve_path, user_path
+    from wizard.renewal.journal import RenewalState
+
+    live = [
+        r for r in journal.all() if not r.state.finished and r.state is not RenewalState.INSTALLED
+    ]
+    if args.renewal:
+        live = [r for r in live if r.id == args.renewal]
+    if args.store:
+        wanted = {str(resolve_path(user_path(p))) for p in args.store}
+        by_path = [r for r in live if wanted & set(r.data.get("current_files", []))]
+        if not by_path and args.password_env:
+            from wizard.keys.store import open_store
+            from wizard.renewal.process import fingerprint
+
+            password = _env_password(args.password_env)
+            prints = {
+                fingerprint(open_store(Path(p), password).contents.certificates[0])
+                for p in args.store
+            }
+            by_path = [r for r in live if prints & set(r.current)]
+        live = by_path
+    if not live:
+        raise UsageError("cancel_nothing")
+    if len(live) > 1:
+        which = "; ".join(f"{r.id} ({r.state.value}, {r.folder})" for r in live)
+        raise UsageError("cancel_which", renewals=which)
+    return live[0]
+
+
+def cmd_cancel(args: argparse.Namespace, lang: str, out: TextIO) -> int:
+    from wizard.authority.connect import home
+    from wizard.renewal.journal import RenewalJournal
+    from wizard.renewal.process import cancel
+
+    state = home()
+    journal = RenewalJournal(state / "journal.sqlite3")
+    _say_set_aside(journal, lang)
+    renewal = _cancel_choice(args, journal, lang)
+    outcome = cancel(journal, renewal, home=state)
+    if outcome.application:
+        message = translate("cli.cancel_after_submission", lang, application=outcome.application)
+    else:
+        message = translate("cli.cancel_before_submission", lang)
+    report = {
+        "renewal": outcome.renewal.id,
+        "status": outcome.renewal.state.value,
+        "application": outcome.application,
+        "removed": list(outcome.removed),
+        "message": message,
+    }
+    _emit(report, args.json, [message], out)
     return 0
 
 
@@ -396,6 +546,13 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--authority", default="demo", metavar="demo|URL")
     gui.set_defaults(handler=cmd_gui)
 
+    cancel = commands.add_parser("cancel", help="end a pending renewal")
+    cancel.add_argument("--store", action="append", metavar="OLD.p12", help="its current keys")
+    cancel.add_argument("--renewal", metavar="ID", help="the renewal, as `status` lists it")
+    cancel.add_argument("--password-env", metavar="VAR", help=argparse.SUPPRESS)
+    cancel.add_argument("--json", action="store_true")
+    cancel.set_defaults(handler=cmd_cancel)
+
     status = commands.add_parser("status", help="list renewals and where each stands")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=cmd_status)
@@ -436,11 +593,25 @@ def _early_language(argv: list[str]) -> str | None:
     return None
 
 
+_notices: TextIO = sys.stderr  # where notices go (main() points it at its err stream)
+
+
+def _home_or_none():
+    try:
+        from wizard.authority.connect import home
+
+        return home()
+    except Exception:
+        return None
+
+
 def main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
+    global _notices
+    out = _SafeText(out or sys.stdout)
+    err = _SafeText(err or sys.stderr)
+    _notices = err  # type: ignore[assignment]
     argv = list(sys.argv[1:] if argv is None else argv)
     lang = _early_language(argv) or detect_language()
     as_json = "--json" in argv
@@ -459,3 +630,7 @@ def main(
         return _fail(error, lang, as_json, out, err)
     except KeyboardInterrupt:
         return 130
+    except Exception as unexpected:  # the last resort: one line, and a report without secrets
+        from wizard.reports import internal_error
+
+        return _fail(internal_error(unexpected, _home_or_none()), lang, as_json, out, err)

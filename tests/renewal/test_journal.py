@@ -68,7 +68,24 @@ def test_happy_path_is_allowed_and_recorded(journal):
             S.SUBMITTED,
         ),
         ([S.CANCELLED], S.DETAILED),
-        ([S.DETAILED, S.KEYS_SAVED, S.REQUESTS_BUILT, S.SIGNED, S.SUBMITTED], S.CANCELLED),
+        # cancelling is a way out of every unfinished state, but not once the new stores exist
+        (
+            [S.DETAILED, S.KEYS_SAVED, S.REQUESTS_BUILT, S.SIGNED, S.SUBMITTED, S.ISSUED],
+            S.REJECTED,
+        ),
+        (
+            [
+                S.DETAILED,
+                S.KEYS_SAVED,
+                S.REQUESTS_BUILT,
+                S.SIGNED,
+                S.SUBMITTED,
+                S.ISSUED,
+                S.INSTALLED,
+            ],
+            S.CANCELLED,
+        ),
+        ([S.DETAILED, S.KEYS_SAVED], S.REFUSED),
     ],
 )
 def test_an_illegal_transition_raises_and_changes_nothing(journal, path, illegal):

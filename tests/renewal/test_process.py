@@ -180,19 +180,26 @@ def _pending_only(folder: Path) -> list[str]:
     ("fault", "problem"), [("wrong_key", "wrong_key"), ("foreign_ca", "untrusted_issuer")]
 )
 def test_a_bad_certificate_from_the_authority_is_never_installed(setup, tmp_path, fault, problem):
-    from wizard.errors import AuthorityProtocolError
+    from wizard.errors import AuthorityProtocolError, CertificateRefused
 
     stores = setup.demo_stores()
     setattr(setup.app.state.faults, fault, 1)
     out = tmp_path / "new-keys"
-    with pytest.raises(AuthorityProtocolError) as info:
+    with pytest.raises(CertificateRefused) as info:
         setup.renew(stores, out)
+    assert isinstance(info.value, AuthorityProtocolError) and info.value.exit_code == 10
     assert info.value.code == "certificate_refused" and info.value.params["detail"] == problem
-    names = _pending_only(out)
-    assert names and all(n.startswith("PENDING_") for n in names), names  # no store, no CA file
-    renewal = setup.journal.all()[0]
-    assert renewal.state not in (RenewalState.ISSUED, RenewalState.INSTALLED, RenewalState.DONE)
-    assert renewal.data["refused"] == problem
+    assert info.value.params["application"]
+    # nothing installed, and the useless pending keys are gone with their empty folder
+    assert not out.exists() or not list(out.iterdir())
+    refused = setup.journal.all()[0]
+    assert refused.state is RenewalState.REFUSED  # ended, not stuck: the evidence is kept
+    assert refused.data["refused"] == problem and refused.data["refused_certificates"]
+    # the same command now starts afresh and files a new application
+    setattr(setup.app.state.faults, fault, 0)
+    done = setup.renew(stores, out)
+    assert done.state is RenewalState.DONE and done.id != refused.id
+    assert done.application != refused.application
 
 
 def test_authority_down_queues_the_renewal_and_the_same_call_resumes_it(setup, tmp_path):

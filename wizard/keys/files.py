@@ -6,14 +6,41 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-from wizard.errors import OutputRefused
+from wizard.errors import NoSpace, OutputRefused
 
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700
+# A disk that is full, over quota or mounted read-only: say so, never "no permission?"
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+# Our temporary files: ".<final name>.<12 hex>.tmp" (write_new_file)
+TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}\.tmp$")
+
+
+def _refusal(exc: OSError, folder: Path) -> OutputRefused:
+    if exc.errno in _NO_SPACE:
+        return NoSpace(path=str(folder))
+    return OutputRefused("output_unwritable", detail=str(folder), path=str(folder))
+
+
+def user_path(text: str | os.PathLike[str]) -> Path:
+    """A path the person typed, ``~`` expanded; OutputRefused when it cannot be (``~nobody/x``)."""
+    try:
+        return Path(text).expanduser().absolute()
+    except (RuntimeError, KeyError, OSError, ValueError) as exc:
+        raise OutputRefused("output_bad_path", path=os.fsdecode(text)) from exc
+
+
+def resolve_path(target: Path) -> Path:
+    """``target`` resolved; OutputRefused for a symlink loop."""
+    try:
+        return target.resolve()
+    except (RuntimeError, OSError) as exc:  # a symlink loop (RuntimeError before Python 3.13)
+        raise OutputRefused("output_bad_path", path=str(target)) from exc
 
 
 def _same_or_inside(candidate: Path, folder: Path) -> bool:
@@ -27,15 +54,31 @@ def _same_or_inside(candidate: Path, folder: Path) -> bool:
 def check_new_folder(folder: str | os.PathLike[str], current_stores: Iterable[Path] = ()) -> Path:
     """Refuse, without creating anything, a folder for new keys that is where the current stores
     live (or a parent of it), or that is a file. Returns the resolved folder."""
-    target = Path(folder).expanduser().absolute()
-    resolved = target.resolve()
+    target = user_path(folder)
+    resolved = resolve_path(target)
     for store in current_stores:
-        store_folder = Path(store).expanduser().absolute().resolve().parent
+        store_folder = resolve_path(user_path(store)).parent
         if resolved == store_folder or _same_or_inside(store_folder, resolved):
             raise OutputRefused("output_current_folder", detail=str(target), path=str(target))
     if resolved.exists() and not resolved.is_dir():
         raise OutputRefused("output_not_folder", detail=str(target), path=str(target))
     return resolved
+
+
+# Key stores as the NCA names them (DOMAIN.md §4), as Qoltanba writes them too.
+NCA_STORE = re.compile(r"^(AUTH_RSA256|RSA256|GOSTKNCA|GOST512)_[0-9a-fA-F]{40}\.p12$")
+
+
+def refuse_folder_with_keys(folder: Path) -> None:
+    """A new renewal's folder must not already hold key stores (an earlier renewal's, or another
+    window's that just finished): one folder, one set of keys, never mixed up."""
+    try:
+        names = [entry.name for entry in os.scandir(folder)]
+    except OSError:
+        return  # a folder that does not exist yet holds nothing
+    held = sorted(name for name in names if NCA_STORE.match(name))
+    if held:
+        raise OutputRefused("output_holds_keys", path=str(folder), file=held[0])
 
 
 def free_folder(root: str | os.PathLike[str], stem: str) -> Path:
@@ -53,12 +96,14 @@ def prepare_new_folder(folder: str | os.PathLike[str], current_stores: Iterable[
     An existing folder is accepted only if it is not where the current stores live: it may already
     hold this renewal's own pending files, and nothing in it is ever overwritten.
     """
-    target = Path(folder).expanduser().absolute()
+    target = user_path(folder)
     resolved = check_new_folder(target, current_stores)
     try:
         resolved.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    except FileExistsError as exc:  # a dangling symlink, or a file that appeared meanwhile
+        raise OutputRefused("output_not_folder", detail=str(target), path=str(target)) from exc
     except OSError as exc:
-        raise OutputRefused("output_unwritable", detail=str(target), path=str(target)) from exc
+        raise _refusal(exc, target) from exc
     if not os.access(resolved, os.W_OK | os.X_OK):
         raise OutputRefused("output_unwritable", detail=str(target), path=str(target))
     return resolved
@@ -89,13 +134,16 @@ def write_new_file(folder: Path, name: str, data: bytes) -> Path:
     try:
         fd = os.open(temporary, flags, FILE_MODE)
     except OSError as exc:
-        raise OutputRefused("output_unwritable", detail=str(folder), path=str(folder)) from exc
+        raise _refusal(exc, folder) from exc
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, FILE_MODE)  # the umask may have narrowed it; never wider than 0600
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, FILE_MODE)  # the umask may have narrowed it; never wider than 0600
+        except OSError as exc:  # ENOSPC arrives at write, flush, fsync or close
+            raise _refusal(exc, folder) from exc
         _place(temporary, final)
         _fsync_folder(folder)
     finally:
@@ -118,8 +166,37 @@ def _place(temporary: Path, final: Path) -> None:
             errno.EXDEV,
             errno.EMLINK,
         ):
-            raise OutputRefused("output_unwritable", detail=str(final), path=str(final)) from exc
+            raise _refusal(exc, final.parent) from exc
         # File systems without hard links (FAT on phones' cards): check, then rename.
         if final.exists():
             raise OutputRefused("output_exists", detail=str(final), path=str(final)) from exc
-        os.rename(temporary, final)
+        try:
+            os.rename(temporary, final)
+        except OSError as exc:
+            raise _refusal(exc, final.parent) from exc
+
+
+def sweep_temporary(
+    folder: Path, *, names: set[str] | None = None, older_than: float = 600
+) -> None:
+    """Remove our temporary files left in ``folder`` by a run that was killed mid-write: those of
+    ``names`` (files the caller's renewal writes), and any older than ``older_than`` seconds
+    (another writer's live temporary file is seconds old). Nothing else is ever touched."""
+    import time
+
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        match = TEMPORARY.match(entry.name)
+        if match is None:
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if (names is not None and match.group("name") in names) or now - st.st_mtime > older_than:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)

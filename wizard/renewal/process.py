@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,14 @@ from wizard.authority.interface import (
 from wizard.errors import (
     ApplicationRejected,
     AuthorityProtocolError,
+    AuthorityUnreachable,
+    CertificateRefused,
+    DetailsInvalid,
     NotRenewable,
     OutputRefused,
     QoltanbaError,
+    RenewalElsewhere,
+    RenewalWaiting,
     UsageError,
     WrongPassword,
 )
@@ -45,7 +51,15 @@ from wizard.keys.certificate import (
     load_certificate,
     utc_now,
 )
-from wizard.keys.files import prepare_new_folder, write_new_file
+from wizard.keys.files import (
+    TEMPORARY,
+    prepare_new_folder,
+    refuse_folder_with_keys,
+    resolve_path,
+    sweep_temporary,
+    user_path,
+    write_new_file,
+)
 from wizard.keys.keypair import KeyPair, generate, key_pair_from_pkcs8
 from wizard.keys.oids import Scheme
 from wizard.keys.pkcs12 import decrypt_private_key, encrypt_private_key, read_pkcs12
@@ -53,7 +67,8 @@ from wizard.keys.request import build_request, certificate_subject
 from wizard.keys.signatures import issuer_signed
 from wizard.keys.store import KeyStore
 from wizard.keys.writer import save_store, store_file_name
-from wizard.renewal.journal import Renewal, RenewalJournal, RenewalState
+from wizard.renewal.journal import BEFORE_SUBMISSION, Renewal, RenewalJournal, RenewalState
+from wizard.renewal.locks import RenewalLock
 from wizard.renewal.secrets import SecretStore
 
 S = RenewalState
@@ -64,14 +79,13 @@ TOKEN_STORAGES = ("kaztoken", "idcard", "etoken", "jacarta", "akey")
 STORAGES = ("pkcs12", *TOKEN_STORAGES)
 CLOCK_SKEW = timedelta(minutes=10)
 VALIDITY_SLACK = timedelta(days=7)
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class RenewalWaiting(QoltanbaError):
-    """The application waits on the authority (approval, processing); run again later."""
-
-    exit_code = 6
-    default_code = "renewal_waiting"
+# The part before "@" as RFC 5322's dot-atom: the certificate's rfc822Name is an IA5String.
+EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+EMAIL_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+MAX_EMAIL = 254
+MAX_LOCALITY = 128
+# Each run's remote part (after the offline steps) ends within max_wait plus this much.
+RUN_SLACK = 30.0
 
 
 def _b64(data: bytes) -> str:
@@ -147,13 +161,142 @@ class RenewalDetails:
         return f"RenewalDetails(email={self.email!r}, locality={self.locality!r}, ...)"
 
 
-def check_details(details: RenewalDetails) -> None:
-    if not EMAIL.match(details.email.strip()):
-        raise UsageError("renewal_bad_email", email=details.email)
-    if not details.locality.strip():
-        raise UsageError("renewal_no_locality")
+def _shown(text: str) -> str:
+    """``text`` safe to print: what is not valid Unicode (bytes from a non-UTF-8 terminal) shown
+    as U+FFFD."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _valid_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return not any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in text)
+
+
+def normal_email(email: str) -> str:
+    """The e-mail as the certificate will carry it, or DetailsInvalid with an example.
+
+    A Cyrillic domain (почта.кз) becomes its IDNA form (xn--...), the form every mail system
+    delivers to; a non-Latin part before "@" is refused, since an NCA certificate's e-mail field
+    (rfc822Name, IA5String) can only hold ASCII and few mail servers take SMTPUTF8."""
+    text = email.strip()
+    if not text or not _valid_text(text) or text.count("@") != 1:
+        raise DetailsInvalid("renewal_bad_email", email=_shown(email) or "-")
+    local, domain = text.split("@")
+    if not local.isascii():
+        raise DetailsInvalid("renewal_email_local_ascii", email=_shown(text))
+    if len(local) > 64 or not EMAIL_LOCAL.match(local):
+        raise DetailsInvalid("renewal_bad_email", email=_shown(text))
+    try:
+        import idna
+
+        ascii_domain = idna.encode(domain.rstrip("."), uts46=True).decode("ascii").lower()
+    except (idna.IDNAError, UnicodeError, ValueError):
+        raise DetailsInvalid("renewal_bad_email", email=_shown(text)) from None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or not all(EMAIL_LABEL.match(label) for label in labels):
+        raise DetailsInvalid("renewal_bad_email", email=_shown(text))
+    normal = f"{local}@{ascii_domain}"
+    if len(normal) > MAX_EMAIL:
+        raise DetailsInvalid("renewal_bad_email", email=_shown(text))
+    return normal
+
+
+def normal_details(details: RenewalDetails) -> RenewalDetails:
+    """The details checked, as the request and the application will carry them (before any key is
+    made): DetailsInvalid for an e-mail, a locality or a storage they cannot carry."""
+    email = normal_email(details.email)
+    locality = " ".join(details.locality.split())
+    if not locality:
+        raise DetailsInvalid("renewal_no_locality")
+    if not _valid_text(locality) or len(locality) > MAX_LOCALITY:
+        raise DetailsInvalid("renewal_bad_locality", limit=MAX_LOCALITY)
     if details.storage not in STORAGES:
-        raise UsageError("renewal_bad_storage", storage=details.storage)
+        raise DetailsInvalid("renewal_bad_storage", storage=_shown(details.storage))
+    return replace(details, email=email, locality=locality)
+
+
+def check_details(details: RenewalDetails) -> None:
+    normal_details(details)
+
+
+def _live_pending_names(journal: RenewalJournal) -> set[str]:
+    return {name for r in journal.all() if not r.state.finished for name in _pending_names(r)}
+
+
+def _pending_names(renewal: Renewal) -> list[str]:
+    keys = renewal.data.get("keys")
+    return [str(entry.get("file")) for entry in keys.values()] if isinstance(keys, dict) else []
+
+
+def sweep_folder(journal: RenewalJournal, folder: Path, renewal: Renewal | None = None) -> None:
+    """Remove what no live renewal needs from a new-keys folder: our temporary files left by a
+    killed write, the pending keys of renewals that ended, and the pending keys ``renewal`` wrote
+    just before a kill could record them. A pending key nobody in this journal knows of is never
+    touched (it may be a lost journal's only copy of a submitted renewal's key)."""
+    live = _live_pending_names(journal)
+    ended = {
+        name
+        for r in journal.all()
+        if r.state.finished and r.folder == folder
+        for name in _pending_names(r)
+    }
+    sweep_temporary(folder, names={*live, *ended, *_pending_names(renewal)} if renewal else None)
+    for name in ended - live:
+        (folder / name).unlink(missing_ok=True)
+    if renewal is not None and renewal.state is S.DETAILED and "keys" not in renewal.data:
+        started = renewal.created_at.timestamp() - 2
+        for path in [*folder.glob("PENDING_*.p8"), *folder.glob(".PENDING_*.p8.*.tmp")]:
+            name = path.name
+            match = TEMPORARY.match(name)
+            try:
+                if (match or name not in live) and path.stat().st_mtime >= started:
+                    path.unlink()  # written by this renewal's key step, killed before recording
+            except OSError:
+                continue
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """What ``cancel`` did: the renewal ended; ``application`` stays at the authority if set."""
+
+    renewal: Renewal
+    application: str | None
+    removed: tuple[str, ...]  # the unsent (or now useless) new keys removed
+
+
+def cancel(journal: RenewalJournal, renewal: Renewal, *, home: Path | None = None) -> Cancelled:
+    """End a pending renewal (qoltanba cancel, the wizard's button). Before submission nothing
+    exists at the authority; after, the application number is kept in the journal."""
+    if renewal.state.finished or renewal.state is S.INSTALLED:
+        raise UsageError("cancel_finished", state=renewal.state.value)
+    with RenewalLock(renewal.current, home):  # not while another window works on it
+        renewal = journal.get(renewal.id)
+        if renewal.state.finished or renewal.state is S.INSTALLED:
+            raise UsageError("cancel_finished", state=renewal.state.value)
+        submitted = renewal.state not in BEFORE_SUBMISSION
+        ended = journal.advance(renewal, S.CANCELLED, cancelled_after_submission=submitted)
+        removed = _discard_pending(journal, ended)
+    return Cancelled(renewal=ended, application=ended.application, removed=removed)
+
+
+def _discard_pending(journal: RenewalJournal, renewal: Renewal) -> tuple[str, ...]:
+    """The pending new keys of a renewal that ended without new stores: of no use any more."""
+    folder = renewal.folder
+    if folder is None:
+        return ()
+    removed = []
+    for name in _pending_names(renewal):
+        path = folder / name
+        if path.exists():
+            path.unlink(missing_ok=True)
+            removed.append(name)
+    sweep_temporary(folder, names=set(_pending_names(renewal)))
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only if nothing else is in it
+    return tuple(removed)
 
 
 class Renewer:
@@ -171,6 +314,7 @@ class Renewer:
         progress: Progress | None = None,
         secrets: SecretStore | None = None,
         new_key_pair: Callable[..., KeyPair] = generate,
+        home: Path | None = None,
     ) -> None:
         self.journal = journal
         self.authority = authority
@@ -182,24 +326,41 @@ class Renewer:
         self.secrets = secrets
         # Makes each new key pair: keypair.generate, or keys made ahead (renewal/keys_ahead.py).
         self.new_key_pair = new_key_pair
+        self.home = home
+        self.lock: RenewalLock | None = None
+        # what the run should tell the person besides its result (message key, params)
+        self.notices: list[tuple[str, dict[str, Any]]] = []
         self._keys: dict[str, KeyPair] = {}
         self._session: str | None = None
+
+    def release(self) -> None:
+        """Let other windows work on these keys again (also when the process ends)."""
+        if self.lock is not None:
+            self.lock.release()
 
     # --- the whole run -------------------------------------------------------------------------
 
     def begin(self, current: CurrentKeys, details: RenewalDetails) -> Renewal:
-        """The pending renewal of these keys, or a new one after every offline check passed."""
+        """The pending renewal of these keys, or a new one after every offline check passed.
+        Holds these keys' lock from here on (``release()``): a second window hears RenewalBusy."""
+        if self.lock is None or self.lock.fingerprints != tuple(sorted(current.fingerprints)):
+            self.release()
+            self.lock = RenewalLock(current.fingerprints, self.home)
+        self.lock.acquire()
+        try:
+            return self._begin(current, details)
+        except BaseException:
+            self.release()
+            raise
+
+    def _begin(self, current: CurrentKeys, details: RenewalDetails) -> Renewal:
         from wizard.keys.passwords import require_acceptable
 
         renewal = self.journal.pending_for(current.fingerprints)
-        folder = details.folder.expanduser().absolute().resolve()
+        folder = _folder(details.folder)
         if renewal is not None:
-            if renewal.folder is not None and renewal.folder != folder:
-                raise UsageError("renewal_pending_elsewhere", folder=str(renewal.folder))
-            if "keys" in renewal.data and renewal.state is not S.DONE:
-                self._load_keys(renewal, details.new_password)  # a wrong new password stops here
-            return renewal
-        check_details(details)
+            return self._resume(renewal, details, folder)
+        details = normal_details(details)
         now = self.clock()
         for store in current.stores.values():
             verdict = store.verdict(now)
@@ -207,26 +368,98 @@ class Renewer:
                 raise NotRenewable(reason=verdict.reason)
         require_acceptable(details.new_password, identity=current.identity())
         prepare_new_folder(folder, [s.path for s in current.stores.values() if s.path])
-        return self.journal.start(
+        refuse_folder_with_keys(folder)
+        ended = self.journal.last_ended(current.fingerprints)
+        renewal, created = self.journal.start_or_resume(
             current.fingerprints,
             self.authority_name,
             scheme=current.scheme.value,
             subject=_b64(current.subject),
             folder=str(folder),
+            current_files=[str(s.path) for s in current.stores.values() if s.path],
         )
+        if not created:
+            return self._resume(renewal, details, folder)
+        if ended is not None and ended.application:
+            self.notices.append(("notice.new_application", {"application": ended.application}))
+        elif ended is not None:
+            self.notices.append(("notice.new_renewal", {}))
+        sweep_folder(self.journal, folder)
+        return renewal
+
+    def _resume(self, renewal: Renewal, details: RenewalDetails, folder: Path) -> Renewal:
+        if renewal.authority != self.authority_name:
+            raise RenewalElsewhere(
+                "renewal_other_authority",
+                authority=renewal.authority,
+                application=renewal.application or "-",
+            )
+        if renewal.folder is not None and renewal.folder != folder:
+            raise RenewalElsewhere("renewal_pending_elsewhere", folder=str(renewal.folder))
+        if renewal.state is S.DONE:
+            return renewal
+        if renewal.state in (S.CHECKED, S.DETAILED, S.KEYS_SAVED):
+            # Nothing carries the details yet: corrected ones (a bad e-mail) replace them.
+            normal = normal_details(details)
+            recorded = (renewal.data.get("email"), renewal.data.get("locality"))
+            if renewal.state is not S.CHECKED and recorded != (normal.email, normal.locality):
+                renewal = self.journal.record(renewal, email=normal.email, locality=normal.locality)
+        if renewal.folder is not None:
+            sweep_folder(self.journal, renewal.folder, renewal)
+        if "keys" in renewal.data and renewal.state is not S.INSTALLED:
+            # a wrong new password stops here; once installed, the new stores are all it needs
+            # (a run killed while it removed the pending copies must still be able to finish)
+            self._load_keys(renewal, details.new_password)
+        return renewal
 
     async def run(
         self, current: CurrentKeys, details: RenewalDetails, code_source: CodeSource
     ) -> Renewal:
         renewal = self.begin(current, details)
-        while not renewal.state.finished:
-            renewal = await self.step(renewal, current, details, code_source)
-            if self.progress:
-                self.progress(renewal)
+        try:
+            renewal = await self._drive(renewal, current, details, code_source)
+        finally:
+            self.release()
         if renewal.state is S.REJECTED:
             raise ApplicationRejected(reason=renewal.data.get("reason") or "")
         if renewal.state is S.LAPSED:
             raise ApplicationRejected("application_lapsed", reason="lapsed")
+        return renewal
+
+    async def _drive(
+        self,
+        renewal: Renewal,
+        current: CurrentKeys,
+        details: RenewalDetails,
+        code_source: CodeSource,
+    ) -> Renewal:
+        # The whole run talks to the authority for at most max_wait plus RUN_SLACK: a server that
+        # dribbles its answers cannot hold it longer (the journal keeps every step: run again).
+        budget = max(self.max_wait, 0.0) + RUN_SLACK
+        try:
+            async with asyncio.timeout(budget) as deadline:
+
+                async def patient_code_source(number: str, attempts_left: int | None) -> str:
+                    # the time a person takes to type the code is not the authority's
+                    started = asyncio.get_running_loop().time()
+                    try:
+                        return await code_source(number, attempts_left)
+                    finally:
+                        spent = asyncio.get_running_loop().time() - started
+                        when = deadline.when()
+                        if when is not None:
+                            deadline.reschedule(when + spent)
+
+                while not renewal.state.finished:
+                    renewal = await self.step(renewal, current, details, patient_code_source)
+                    if self.progress:
+                        self.progress(renewal)
+        except TimeoutError:
+            raise AuthorityUnreachable(
+                "authority_run_timeout",
+                seconds=round(budget),
+                application=renewal.application or None,
+            ) from None
         return renewal
 
     async def step(
@@ -239,13 +472,13 @@ class Renewer:
         """Take exactly one step from the renewal's state (recorded before returning)."""
         state = renewal.state
         if state is S.CHECKED:
-            check_details(details)
+            normal = normal_details(details)
             return self.journal.advance(
                 renewal,
                 S.DETAILED,
-                email=details.email.strip(),
-                locality=details.locality.strip(),
-                storage=details.storage,
+                email=normal.email,
+                locality=normal.locality,
+                storage=normal.storage,
             )
         if state is S.DETAILED:
             return self._save_new_keys(renewal, current, details)
@@ -278,15 +511,22 @@ class Renewer:
             certificate_public_key_info(s.contents.certificates[0]) for s in current.stores.values()
         ]
         recorded: dict[str, dict[str, str]] = {}
-        for usage in self._usages(renewal):
-            key = self.new_key_pair(current.scheme, not_equal_to=old)
-            name = f"PENDING_{usage.upper()}_{key.key_identifier().hex()}.p8"
-            write_new_file(
-                folder, name, encrypt_private_key(key.private_key_info(), details.new_password)
-            )
-            self._keys[usage] = key
-            recorded[usage] = {"file": name, "spki": _b64(key.public_key_info())}
-        return self.journal.advance(renewal, S.KEYS_SAVED, keys=recorded)
+        try:
+            for usage in self._usages(renewal):
+                key = self.new_key_pair(current.scheme, not_equal_to=old)
+                name = f"PENDING_{usage.upper()}_{key.key_identifier().hex()}.p8"
+                write_new_file(
+                    folder, name, encrypt_private_key(key.private_key_info(), details.new_password)
+                )
+                self._keys[usage] = key
+                recorded[usage] = {"file": name, "spki": _b64(key.public_key_info())}
+            return self.journal.advance(renewal, S.KEYS_SAVED, keys=recorded)
+        except BaseException:
+            # Nothing partial: keys written but not recorded are of no use to anyone.
+            for entry in recorded.values():
+                (folder / entry["file"]).unlink(missing_ok=True)
+            self._keys.clear()
+            raise
 
     def _load_keys(self, renewal: Renewal, new_password: str) -> dict[str, KeyPair]:
         """The new keys: from memory, or decrypted from the pending files (same new password)."""
@@ -385,9 +625,7 @@ class Renewer:
                 current, lambda s: self.authority.submit(s, cms_bytes, renewal.id)
             )
         except ApplicationRejected as error:
-            return self.journal.advance(
-                renewal, S.REJECTED, reason=str(error.params.get("reason", ""))
-            )
+            return self._rejected(renewal, str(error.params.get("reason", "")))
         # The application number is recorded before anything else happens.
         renewal = self.journal.advance(renewal, S.SUBMITTED, application=status.number)
         return await self._follow(renewal, current, status)
@@ -423,10 +661,13 @@ class Renewer:
                 return await self._wait(renewal, current)
             raise
         except ApplicationRejected as error:
-            return self.journal.advance(
-                renewal, S.REJECTED, reason=str(error.params.get("reason", ""))
-            )
+            return self._rejected(renewal, str(error.params.get("reason", "")))
         return await self._follow(renewal, current, status)
+
+    def _rejected(self, renewal: Renewal, reason: str, state: RenewalState = S.REJECTED) -> Renewal:
+        ended = self.journal.advance(renewal, state, reason=reason)
+        _discard_pending(self.journal, ended)
+        return ended
 
     async def _wait(self, renewal: Renewal, current: CurrentKeys) -> Renewal:
         """Poll the application's status, honouring retry hints, for at most max_wait."""
@@ -462,12 +703,28 @@ class Renewer:
             issued = await self._with_session(
                 current, lambda s: self.authority.download(s, status.number)
             )
-            certificates = self.verify_issued(renewal, issued)
+            try:
+                certificates = self.verify_issued(renewal, issued)
+            except CertificateRefused as error:
+                # Nothing is installed, and this renewal ends here, the evidence kept: the same
+                # command then files a new application instead of refusing forever.
+                ended = self.journal.advance(
+                    renewal,
+                    S.REFUSED,
+                    refused=str(error.params.get("detail", "")),
+                    refused_certificates=[
+                        {"usage": c.usage, "certificate": _b64(c.certificate)}
+                        for c in issued.certificates
+                    ],
+                )
+                _discard_pending(self.journal, ended)
+                error.params["application"] = ended.application
+                raise
             return self.journal.advance(renewal, S.ISSUED, certificates=certificates)
         if target is None or target is renewal.state:
             return renewal
         if target in (S.REJECTED, S.LAPSED):
-            return self.journal.advance(renewal, target, reason=status.reason or "")
+            return self._rejected(renewal, status.reason or "", target)
         return self.journal.advance(renewal, target)
 
     def verify_issued(self, renewal: Renewal, issued: IssuedCertificates) -> dict[str, str]:
@@ -482,7 +739,7 @@ class Renewer:
             spki = _unb64(entry["spki"])
             match = [c for c in issued.certificates if c.usage == usage]
             if len(match) != 1:
-                raise AuthorityProtocolError("certificate_refused", detail="missing:" + usage)
+                raise CertificateRefused(detail="missing:" + usage)
             der = match[0].certificate
             try:
                 certificate = load_certificate(der)
@@ -490,7 +747,7 @@ class Renewer:
                 cert_spki = certificate_public_key_info(der)
                 cert_subject = certificate_subject(der)
             except (QoltanbaError, ValueError) as exc:
-                raise AuthorityProtocolError("certificate_refused", detail="malformed") from exc
+                raise CertificateRefused(detail="malformed") from exc
             problem = None
             if cert_spki != spki:
                 problem = "wrong_key"
@@ -507,8 +764,7 @@ class Renewer:
             elif facts.is_ca or not (set(facts.usage) >= _usage_set(usage)):
                 problem = "usage"
             if problem:
-                self.journal.record(renewal, refused=problem)
-                raise AuthorityProtocolError("certificate_refused", detail=problem)
+                raise CertificateRefused(detail=problem)
             by_usage[usage] = _b64(der)
         return by_usage
 
@@ -553,7 +809,10 @@ class Renewer:
         for entry in renewal.data["keys"].values():
             # The final stores were written and re-opened: the pending copies can go.
             (folder / entry["file"]).unlink(missing_ok=True)
-        return self.journal.advance(renewal, S.DONE)
+        done = self.journal.advance(renewal, S.DONE)
+        names = {*_pending_names(done), *done.data.get("files", [])}
+        sweep_temporary(folder, names=names)
+        return done
 
 
 def _usage_set(usage: str) -> set[str]:
@@ -602,3 +861,7 @@ def _write_ca(folder: Path, certificate: x509.Certificate) -> str:
         raise OutputRefused("output_exists", detail=str(path), path=str(path))
     write_new_file(folder, name, pem)
     return name
+
+
+def _folder(folder: Path) -> Path:
+    return resolve_path(user_path(folder))
