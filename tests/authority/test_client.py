@@ -10,6 +10,7 @@ import gzip
 import json
 import logging
 import ssl
+import time
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -23,15 +24,16 @@ from wizard.authority.interface import (
     ApplicationStatus,
     Authority,
     AuthorityInfo,
-    CodeWrong,
     IssuedCertificate,
     IssuedCertificates,
-    SessionExpired,
 )
 from wizard.errors import (
     ApplicationRejected,
     AuthorityProtocolError,
     AuthorityUnreachable,
+    CodeWrong,
+    RenewalBusy,
+    SessionExpired,
     UsageError,
 )
 
@@ -137,14 +139,16 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def connect(server, sleeps):
-    """An HttpAuthority over the scripted server; sleeps are recorded, never slept."""
+    """An HttpAuthority over the scripted server; sleeps are recorded, never slept (unless the
+    test passes its own ``sleep``)."""
 
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
     def make(**options) -> HttpAuthority:
         options.setdefault("random", lambda: 1.0)
-        return HttpAuthority(BASE, transport=httpx.MockTransport(server), sleep=sleep, **options)
+        options.setdefault("sleep", sleep)
+        return HttpAuthority(BASE, transport=httpx.MockTransport(server), **options)
 
     return make
 
@@ -216,6 +220,45 @@ async def test_submit_replayed_answers_200(server, connect):
     server.on("POST", "/v1/applications", reply(200, status_body()))
     async with connect() as authority:
         assert (await authority.submit(SESSION, b"cms", KEY)).number == NUMBER
+
+
+async def test_submit_while_another_application_is_open_is_renewal_busy(server, connect):
+    body = {"error": "application_open", "application": NUMBER, "message": "still open"}
+    server.on("POST", "/v1/applications", reply(409, body))
+    async with connect() as authority:
+        with pytest.raises(RenewalBusy) as caught:
+            await authority.submit(SESSION, b"cms", KEY)
+    assert caught.value.code == "renewal_open_at_authority"
+    assert caught.value.params == {"application": NUMBER}
+    assert caught.value.exit_code == 11
+    assert NUMBER in caught.value.message("en")
+    assert len(server.requests) == 1  # not retried: only that renewal's end changes the answer
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": "application_open", "message": "no number"},
+        {"error": "application_open", "application": "../../v1/authority"},
+        {"error": "application_open", "application": 42},
+        {"error": "idempotency_conflict", "message": "another document"},
+    ],
+)
+async def test_submit_conflicts_without_an_open_application_are_protocol_errors(
+    server, connect, body
+):
+    server.on("POST", "/v1/applications", reply(409, body))
+    async with connect() as authority:
+        with pytest.raises(AuthorityProtocolError):
+            await authority.submit(SESSION, b"cms", KEY)
+
+
+async def test_application_open_means_something_only_on_submit(server, connect):
+    body = {"error": "application_open", "application": NUMBER, "message": "?"}
+    server.on("POST", f"/v1/applications/{NUMBER}/confirm", reply(409, body))
+    async with connect() as authority:
+        with pytest.raises(AuthorityProtocolError):
+            await authority.confirm(SESSION, NUMBER, "123456", KEY)
 
 
 async def test_confirm(server, connect):
@@ -494,6 +537,70 @@ async def test_a_stalled_answer_hits_the_attempt_deadline(server, connect):
     assert len(server.requests) == 2
 
 
+async def test_the_call_deadline_bounds_every_attempt_together(server, connect):
+    """Each attempt alone stays inside its own deadline; all of them together do not."""
+    import anyio
+
+    async def trickle():
+        yield b"{"
+        await anyio.sleep(0.15)  # under the attempt deadline (4 x 0.5 s), so retried each time
+        yield b"}"
+
+    server.on(
+        "GET",
+        "/v1/authority",
+        lambda request: httpx.Response(503, content=trickle(), headers={"Retry-After": "0"}),
+    )
+    async with connect(
+        timeout=0.5, max_attempts=40, call_deadline=0.4, sleep=anyio.sleep
+    ) as authority:
+        started = time.monotonic()
+        with pytest.raises(AuthorityUnreachable) as caught:
+            await authority.info()
+        elapsed = time.monotonic() - started
+    assert 0.35 < elapsed < 2.0
+    assert caught.value.code == "authority_call_timeout"
+    assert caught.value.params["seconds"] == "0.4"
+    assert 2 <= len(server.requests) <= 4
+
+
+async def test_the_call_deadline_during_a_pause_is_plain_unreachable(server, connect):
+    """Out of time while waiting to try again: what the authority said last stands."""
+    import anyio
+
+    server.on(
+        "GET", "/v1/authority", reply(429, {"error": "slow_down"}, headers={"Retry-After": "9"})
+    )
+    async with connect(max_wait=9, call_deadline=0.2, sleep=anyio.sleep) as authority:
+        started = time.monotonic()
+        with pytest.raises(AuthorityUnreachable) as caught:
+            await authority.info()
+    assert time.monotonic() - started < 2.0
+    assert caught.value.code == "authority_unreachable"
+    assert caught.value.params == {"retry_after": 9.0}
+    assert len(server.requests) == 1
+
+
+def test_the_call_deadline_must_be_positive():
+    with pytest.raises(UsageError):
+        HttpAuthority(BASE, call_deadline=0)
+
+
+async def test_outside_cancellation_is_not_turned_into_an_error(server, connect):
+    """A caller that cancels (a window closed) gets its cancellation, not "unreachable"."""
+    import anyio
+
+    async def stall():
+        await anyio.sleep(30)
+        yield b"{}"
+
+    server.on("GET", "/v1/authority", lambda request: httpx.Response(200, content=stall()))
+    async with connect() as authority:
+        with anyio.move_on_after(0.1) as scope:
+            await authority.info()
+    assert scope.cancelled_caught
+
+
 async def test_same_idempotency_key_on_every_retry_of_submit_and_confirm(server, connect):
     server.on("POST", "/v1/applications", reply(503), reply(429), reply(201, status_body()))
     confirm = f"/v1/applications/{NUMBER}/confirm"
@@ -607,6 +714,32 @@ async def test_rejection_reason_in_kazakh_and_russian_kept(server, connect):
         with pytest.raises(ApplicationRejected) as caught:
             await authority.submit(SESSION, b"cms", KEY)
     assert caught.value.params == {"reason": reason}
+
+
+@pytest.mark.parametrize(
+    ("path", "call", "status", "body"),
+    [
+        (f"/v1/applications/{NUMBER}", "status", 422, {"error": "rejected", "reason": "x"}),
+        ("/v1/authority", "info", 422, {"error": "rejected", "reason": "x"}),
+        ("/v1/applications", "submit", 422, {"error": "code_wrong", "attempts_left": 1}),
+        ("/v1/applications", "submit", 403, {"error": "login_refused"}),
+    ],
+)
+async def test_refusals_count_only_from_calls_that_can_be_refused(
+    server, connect, path, call, status, body
+):
+    """A status or info call is never "rejected", a submission never has a wrong code: such an
+    answer is broken, not a verdict on the application."""
+    calls = {
+        "status": ("GET", lambda a: a.status(SESSION, NUMBER)),
+        "info": ("GET", lambda a: a.info()),
+        "submit": ("POST", lambda a: a.submit(SESSION, b"cms", KEY)),
+    }
+    method, make = calls[call]
+    server.on(method, path, reply(status, body))
+    async with connect() as authority:
+        with pytest.raises(AuthorityProtocolError):
+            await make(authority)
 
 
 async def test_403_login_refused(server, connect):

@@ -10,8 +10,8 @@ import pytest
 from authority_support import demo_holder
 from cryptography import x509
 
-from wizard.authority.interface import ApplicationState, CodeWrong, SessionExpired
-from wizard.errors import ApplicationRejected
+from wizard.authority.interface import ApplicationState
+from wizard.errors import ApplicationRejected, CodeWrong, RenewalBusy, SessionExpired
 from wizard.keys.keypair import RsaKeyPair
 from wizard.keys.request import build_request, certificate_subject
 
@@ -127,8 +127,14 @@ def test_never_a_second_application(make_authority):
         first = await authority.submit(session, signed, "same-key")
         replay = await authority.submit(session, signed, "same-key")
         assert replay.number == first.number
-        other = await authority.submit(session, application(holder), "other-key")
-        assert other.number == first.number  # one pending application per current key
+        # One open application per current key set: another renewal of the same keys (another
+        # idempotency key) is told which one is open, and never handed it as its own.
+        with pytest.raises(RenewalBusy) as busy:
+            await authority.submit(session, application(holder), "other-key")
+        assert busy.value.code == "renewal_open_at_authority"
+        assert busy.value.params["application"] == first.number
+        again = await authority.submit(session, signed, "same-key")
+        assert again.number == first.number  # the open one still answers its own key
 
     run(scenario, make_authority)
 

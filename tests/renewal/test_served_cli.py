@@ -4,10 +4,13 @@
 With the server down the renewal waits, queued (exit 6, said so), and the new folder holds only
 the pending keys, encrypted; the same command completes once the server is back with the same
 data; a restarted server changes nothing. A server killed in the middle of a renewal and started
-again leaves exactly one application, which the same command carries to the end.
+again leaves exactly one application, which the same command carries to the end. The same keys
+renewed from a second folder meanwhile are refused (exit 11), never handed the first application.
 
 Every `renew` below is the very same command line. Its hidden --max-wait keeps the client's
-pauses between attempts short, so that "unreachable" is known in about a second.
+pauses between attempts short, so that "unreachable" is known in about a second; it also sets the
+deadline of each call to the authority (5 s at least), so that an authority that answers one byte
+a second queues the renewal after seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "authority"))  # authority_support
+from authority_support import SlowServer
 
 from wizard.i18n import translate
 from wizard.keys.store import open_store
@@ -136,14 +142,15 @@ class Scenario:
         self.stores = [Path(f) for f in json.loads(run.stdout)["files"]]
         assert len(self.stores) == 2
 
-    def renew_command(self) -> list[str]:
+    def renew_command(self, *, authority: str | None = None, max_wait: str = MAX_WAIT) -> list[str]:
+        """The renew command line: against the served authority unless told another URL."""
         command = [sys.executable, "-m", "wizard", "--lang", "en", "renew"]
         for store in self.stores:
             command += ["--store", str(store)]
         command += ["--password-env", OLD_VAR, "--new-password-env", NEW_VAR]
         command += ["--email", "aigerim@example.kz", "--locality", "Алматы"]
-        command += ["--out", str(self.out), "--authority", self.server.url, "--json"]
-        return [*command, "--max-wait", MAX_WAIT]
+        command += ["--out", str(self.out), "--authority", authority or self.server.url, "--json"]
+        return [*command, "--max-wait", max_wait]
 
     def renew(self) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -291,6 +298,64 @@ def test_server_killed_mid_renewal_then_restarted(scenario):
     assert report["application"] == number
     assert server.applications() == [(number, "downloaded")], "exactly one application"
     assert scenario.journal() == [("done", number)]
+
+
+def test_an_authority_answering_one_byte_a_second_queues_the_renewal_within_seconds(scenario):
+    """An authority that accepts, sends its status line and headers, then one byte a second for
+    ever: each read comes well within httpx's timeouts, so only the call deadline ends it. With
+    --max-wait 0.5 that is 5 s (the floor) for the one call made, and the renewal is queued."""
+    scenario.server.start()
+    scenario.demo_keys()  # the current keys come from the real (served) authority
+    scenario.server.stop()
+    with SlowServer("dribble", interval=1.0) as slow:
+        started = time.monotonic()
+        run = subprocess.run(
+            scenario.renew_command(authority=slow.url, max_wait="0.5"),
+            env=scenario.env,
+            capture_output=True,
+            text=True,
+            timeout=60,  # without the call deadline: 5 attempts of a minute each
+            check=False,
+        )
+        elapsed = time.monotonic() - started
+    assert run.returncode == EXIT_QUEUED, run
+    report = json.loads(run.stdout)
+    assert report["error"] == "authority_call_timeout", report
+    message = translate("error.authority_call_timeout", "en", seconds="5")
+    assert run.stderr.strip() == f"qoltanba: {message}"
+    assert slow.requests == 1 and slow.sent >= 2  # one call, its body trickling in
+    # Start-up, key generation and signing, then one 5 s call: far from the renewal driver's own
+    # bound of the whole run (max-wait + 30 s) and from the minutes it took before.
+    assert elapsed < 25, elapsed
+    _only_pending_encrypted_keys(scenario.out)
+    assert scenario.journal() == [("signed", None)]  # queued: the same command continues it
+
+
+def test_the_same_keys_renewed_from_a_second_folder_are_told_the_first_is_open(scenario, tmp_path):
+    """Two QOLTANBA_HOME folders renewing the same keys: the second is refused at the authority
+    (exit 11, the open application named) instead of being handed the first one's application,
+    whose certificates would then certify keys it does not hold."""
+    server = scenario.server
+    server.start()
+    scenario.demo_keys()
+    server.faults(stuck=True)  # the first application stays open (processing)
+    first = scenario.renew()
+    assert first.returncode == EXIT_QUEUED, first
+    number = json.loads(first.stdout)["application"]
+    assert number
+
+    elsewhere = Scenario(tmp_path / "elsewhere")
+    elsewhere.server, elsewhere.stores = server, scenario.stores
+    second = elsewhere.renew()
+    assert second.returncode == 11, second  # RenewalBusy
+    report = json.loads(second.stdout)
+    assert (report["error"], report["application"]) == ("renewal_open_at_authority", number)
+    message = translate("error.renewal_open_at_authority", "en", application=number)
+    assert second.stderr.strip() == f"qoltanba: {message}"
+    assert [n for n, _ in server.applications()] == [number], "no second application"
+
+    server.faults()  # processing ends: the first folder's same command finishes its renewal
+    assert _done(scenario, scenario.renew())["application"] == number
 
 
 def _wait_for_application(journal: Path, running: subprocess.Popen, timeout: float) -> str:

@@ -4,21 +4,34 @@ One seam, the httpx transport: a real server (TLS verified, redirects never foll
 authority in-process (``httpx.ASGITransport``, no socket) and the tests (``httpx.MockTransport``)
 all run this same code.
 
-Every answer is untrusted: the body is read up to MAX_BODY bytes, must be JSON, and every field is
-checked before a dataclass is built. Transient trouble is retried with exponential backoff and full
-jitter, honouring Retry-After; every state-changing call carries one Idempotency-Key, the same on
-every retry. Only Qoltanba's errors leave this module:
+Every answer is untrusted: the body is streamed and cut off beyond MAX_BODY bytes, must be JSON,
+and every field is checked before a dataclass is built. Transient trouble is retried with
+exponential backoff and full jitter, honouring Retry-After; every state-changing call carries one
+Idempotency-Key, the same on every retry. Only Qoltanba's errors leave this module:
 
   what happened                                     what the caller gets
   TimeoutException, NetworkError, RemoteProtocol-   retried; after max_attempts
-    Error, ProxyError, deadline; HTTP 429 and 5xx     AuthorityUnreachable(retry_after)
+    Error, ProxyError, attempt deadline; HTTP 429     AuthorityUnreachable(retry_after)
+    and 5xx
+  the call deadline passed (see below)              AuthorityUnreachable("authority_call_timeout")
   TLS certificate not verified                      AuthorityUnreachable at once (no retry)
   401 on a call made with a session                 SessionExpired
-  422 {"error": "code_wrong"}                       CodeWrong(attempts_left)
-  422 {"error": "rejected"}, 403 "login_refused"    ApplicationRejected(reason)
+  422 {"error": "code_wrong"} on confirm            CodeWrong(attempts_left)
+  422 {"error": "rejected"} on login, submit,       ApplicationRejected(reason)
+    confirm or demo_issue_holder; 403
+    "login_refused" on login
+  409 {"error": "application_open"} on submit       RenewalBusy("renewal_open_at_authority")
   3xx, other 4xx, any other httpx error,            AuthorityProtocolError(detail)
     a broken or hostile body
   a malformed argument (number, session, key)       UsageError(detail)
+
+Time is bounded twice. httpx's own timeouts are per connect, per write and per read, so a server
+that dribbles one byte every few seconds never trips them: each attempt therefore has a deadline
+(ATTEMPT_DEADLINE_FACTOR timeouts), and each public call one overall deadline (``call_deadline``)
+covering connecting, sending, every read of the body, every retry and every pause between them.
+When the call deadline passes during an attempt the caller gets
+AuthorityUnreachable("authority_call_timeout", seconds=...); during a pause before another
+attempt, the plain AuthorityUnreachable(retry_after) that running out of attempts gives.
 
 Bodies and headers are never logged: the log says which call, which status, which attempt.
 """
@@ -51,16 +64,17 @@ from wizard.authority.interface import (
     ApplicationState,
     ApplicationStatus,
     AuthorityInfo,
-    CodeWrong,
     IssuedCertificate,
     IssuedCertificates,
-    SessionExpired,
 )
 from wizard.errors import (
     ApplicationRejected,
     AuthorityProtocolError,
     AuthorityUnreachable,
+    CodeWrong,
     QoltanbaError,
+    RenewalBusy,
+    SessionExpired,
     UsageError,
 )
 
@@ -76,15 +90,19 @@ MAX_CODE_ATTEMPTS = 1000
 BACKOFF_BASE = 0.5  # seconds; attempt n waits up to BACKOFF_BASE * 2**(n-1), at most max_wait
 MAX_RETRY_WAIT = 30.0  # seconds: the default max_wait, the longest pause before another attempt
 ATTEMPT_DEADLINE_FACTOR = 4  # one attempt, body included, lasts at most this many timeouts
+CALL_DEADLINE = 30.0  # seconds: the default overall bound of one call, every retry included
 USAGES = frozenset({"auth", "sign", "both"})
+# The calls an authority may refuse (ApplicationRejected); from any other a refusal is nonsense.
+REFUSABLE = frozenset({"login", "submit", "confirm", "demo_holder"})
 
 # Application numbers travel in URL paths: RFC 3986 unreserved characters only.
 NUMBER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,63}")
 TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{1,4096}")  # session tokens, idempotency keys
 CODE_PATTERN = re.compile(r"[0-9A-Za-z]{1,32}")
 ERROR_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
-# Text from the authority reaches screens and terminals: no control or bidi-override characters.
-UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Text from the authority reaches screens and terminals: no control or bidi-override characters,
+# no line or paragraph separators (messages are one line), no lone surrogates (not encodable).
+UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 JSON_MEDIA_TYPES = ("application/json", "application/problem+json")
 
 Sleep = Callable[[float], Awaitable[object]]
@@ -294,7 +312,8 @@ class _Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self._broken(key, "not a number")
-        if not (math.isfinite(value) and 0 <= value <= MAX_RETRY_AFTER):
+        # Compared before any conversion: float() of a 400-digit integer overflows.
+        if not 0 <= value <= MAX_RETRY_AFTER:  # False for NaN too
             raise self._broken(key, "out of range")
         return float(value)
 
@@ -404,9 +423,19 @@ def _refusal(answer: _Answer, where: str, *, with_session: bool) -> QoltanbaErro
         error = fields.text("error", pattern=ERROR_PATTERN)
     except AuthorityProtocolError:
         return AuthorityProtocolError(detail=f"{where}: HTTP {answer.status}")
-    if answer.status == 422 and error == "code_wrong":
+    if (answer.status, error, where) == (409, "application_open", "submit"):
+        # Another application for these current keys is still open (another folder, another
+        # device): filing a second one is refused; the open one goes on where it was started.
+        number = fields.optional_text("application", pattern=NUMBER_PATTERN)
+        if number is None:
+            return AuthorityProtocolError(detail=f"{where}: HTTP 409 {error} without a number")
+        return RenewalBusy("renewal_open_at_authority", application=number)
+    if (answer.status, error, where) == (422, "code_wrong", "confirm"):
         return CodeWrong(attempts_left=fields.count("attempts_left", maximum=MAX_CODE_ATTEMPTS))
-    if (answer.status, error) in ((422, "rejected"), (403, "login_refused")):
+    refused = (answer.status, error) == (422, "rejected") or (
+        (answer.status, error, where) == (403, "login_refused", "login")
+    )
+    if refused and where in REFUSABLE:
         reason = fields.optional_text("reason") or fields.optional_text("message") or error
         return ApplicationRejected(reason=reason)
     return AuthorityProtocolError(detail=f"{where}: HTTP {answer.status} {error}")
@@ -429,7 +458,10 @@ class HttpAuthority:
 
     ``transport`` replaces the network (``httpx.ASGITransport(app=...)`` in demo mode,
     ``httpx.MockTransport`` in tests); ``sleep`` and ``random`` are the seams of the retry loop.
-    TLS is always verified (httpx's default; this class never turns it off)."""
+    ``timeout``: httpx's per connect / write / read timeout, and ATTEMPT_DEADLINE_FACTOR times it
+    one attempt's deadline. ``call_deadline``: the overall bound of one public call, every attempt
+    and every pause included (module docstring). TLS is always verified (httpx's default; this
+    class never turns it off)."""
 
     def __init__(
         self,
@@ -439,6 +471,7 @@ class HttpAuthority:
         timeout: float = 15.0,
         max_attempts: int = 5,
         max_wait: float = MAX_RETRY_WAIT,
+        call_deadline: float = CALL_DEADLINE,
         sleep: Sleep = anyio.sleep,
         random: Callable[[], float] = _random.random,
     ) -> None:
@@ -448,12 +481,15 @@ class HttpAuthority:
             raise UsageError(detail="authority URL is malformed") from exc
         if url.scheme not in ("http", "https") or not url.host:
             raise UsageError(detail="authority URL must be http(s)://host[/path]")
-        if not (timeout > 0 and max_wait >= 0 and max_attempts >= 1):
-            raise UsageError(detail="timeout, max_wait and max_attempts must be positive")
+        if not (timeout > 0 and max_wait >= 0 and max_attempts >= 1 and call_deadline > 0):
+            raise UsageError(
+                detail="timeout, max_wait, max_attempts and call_deadline must be positive"
+            )
         self.base_url = str(url)
         self._max_attempts = int(max_attempts)
         self._max_wait = float(max_wait)
         self._deadline = float(timeout) * ATTEMPT_DEADLINE_FACTOR
+        self.call_deadline = float(call_deadline)
         self._sleep = sleep
         self._random = random
         self._client = httpx.AsyncClient(
@@ -634,20 +670,46 @@ class HttpAuthority:
         payload: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> _Answer:
-        """One call, retried while the failure is transient; the request (and so its
-        Idempotency-Key) is the same on every attempt."""
+        """One call, retried while the failure is transient, all of it within ``call_deadline``;
+        the request (and so its Idempotency-Key) is the same on every attempt."""
         content = None
         all_headers = dict(headers or {})
         if payload is not None:
             content = json.dumps(payload, separators=(",", ":")).encode("utf-8")
             all_headers["Content-Type"] = "application/json"
-        hint: float | None = None
-        attempt = 0
+        progress = _Progress()
+        try:
+            async with _deadline(self.call_deadline):
+                return await self._attempts(method, path, content, all_headers, progress)
+        except TimeoutError:
+            # Only the call deadline gets here: each attempt's own is a _Transient inside.
+            if progress.pausing:
+                log.info("%s %s: %s; out of time before another attempt", method, path, progress)
+                raise AuthorityUnreachable(retry_after=progress.hint) from None
+            log.info(
+                "%s %s: no answer within the call deadline (%.1f s, attempt %d)",
+                *(method, path, self.call_deadline, progress.attempt),
+            )
+            raise AuthorityUnreachable(
+                "authority_call_timeout",
+                seconds=_seconds(self.call_deadline),
+                retry_after=progress.hint,
+            ) from None
+
+    async def _attempts(
+        self,
+        method: str,
+        path: str,
+        content: bytes | None,
+        headers: Mapping[str, str],
+        progress: _Progress,
+    ) -> _Answer:
         while True:
-            attempt += 1
+            progress.attempt += 1
+            progress.pausing = False
             cause: BaseException | None = None
             try:
-                answer = await self._attempt(method, path, content, all_headers)
+                answer = await self._attempt(method, path, content, headers)
             except _Transient as failure:
                 why, cause = str(failure), failure.__cause__
             else:
@@ -655,15 +717,19 @@ class HttpAuthority:
                     log.debug("%s %s -> %d", method, path, answer.status)
                     return answer
                 why = f"HTTP {answer.status}"
-                hint = retry_after_seconds(answer.headers)
-            if attempt >= self._max_attempts:
-                log.info("%s %s: %s; giving up after %d attempts", method, path, why, attempt)
-                raise AuthorityUnreachable(retry_after=hint) from cause
-            delay = self._delay(attempt, hint)
+                progress.hint = retry_after_seconds(answer.headers)
+            progress.why = why
+            if progress.attempt >= self._max_attempts:
+                log.info(
+                    "%s %s: %s; giving up after %d attempts", method, path, why, progress.attempt
+                )
+                raise AuthorityUnreachable(retry_after=progress.hint) from cause
+            delay = self._delay(progress.attempt, progress.hint)
             log.info(
                 "%s %s: %s (attempt %d of %d); again in %.1f s",
-                *(method, path, why, attempt, self._max_attempts, delay),
+                *(method, path, why, progress.attempt, self._max_attempts, delay),
             )
+            progress.pausing = True
             await self._sleep(delay)
 
     async def _attempt(
@@ -685,6 +751,24 @@ class HttpAuthority:
             return min(hint, self._max_wait)
         ceiling = min(self._max_wait, BACKOFF_BASE * 2 ** (attempt - 1))
         return min(max(self._random(), 0.0), 1.0) * ceiling
+
+
+@dataclass
+class _Progress:
+    """How far one call got: what the call deadline's handler reports."""
+
+    attempt: int = 0
+    pausing: bool = False  # between two attempts (after a failure), not inside one
+    hint: float | None = None  # the authority's last Retry-After
+    why: str = "no answer"
+
+    def __str__(self) -> str:
+        return f"{self.why} (attempt {self.attempt})"
+
+
+def _seconds(value: float) -> str:
+    """A duration for a message: "5", "2.5"."""
+    return f"{value:.1f}".removesuffix(".0")
 
 
 @contextlib.asynccontextmanager

@@ -3,6 +3,7 @@ a URL. Also where Qoltanba keeps its state (QOLTANBA_HOME)."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -42,6 +43,21 @@ def check_url(url: str) -> str:
     raise UsageError("authority_bad_url", url=url)
 
 
+MIN_CALL_DEADLINE = 5.0  # seconds: no call is cut shorter, however small max_wait is
+
+
+def call_deadline_for(max_wait: float | None) -> float:
+    """The overall deadline of one authority call for a caller that waits at most ``max_wait``:
+    max_wait itself, but never below MIN_CALL_DEADLINE (a slow but working authority, or the
+    demo's engine on a phone, still answers) nor above the client's CALL_DEADLINE (30 s).
+    None (no bound asked) gives CALL_DEADLINE."""
+    from wizard.authority.client import CALL_DEADLINE
+
+    if max_wait is None or math.isnan(max_wait):
+        return CALL_DEADLINE
+    return min(max(float(max_wait), MIN_CALL_DEADLINE), CALL_DEADLINE)
+
+
 def open_authority(
     spec: str,
     state: Path | None = None,
@@ -53,13 +69,23 @@ def open_authority(
 
     ``engine_in_thread``: the in-process mock does its blocking work in a worker thread, so that a
     UI's event loop stays responsive; the command line, which has no such loop, passes False.
-    ``max_wait``: the longest pause between two attempts at one call (the client's own cap,
-    MAX_RETRY_WAIT, when None or larger): a caller that will give up waiting soon anyway asks for
-    less, and hears "unreachable, queued" after seconds instead of a minute."""
+    ``max_wait``: how long the caller is prepared to wait on the authority. It sets two bounds:
+
+    - the longest pause between two attempts at one call: min(max_wait, MAX_RETRY_WAIT), and
+      MAX_RETRY_WAIT (30 s) when None;
+    - the overall deadline of every call, connecting, sending, reading the whole answer and every
+      retry included: ``call_deadline_for(max_wait)`` = max_wait clamped to [5 s, 30 s], and
+      30 s when None. A server that answers one byte at a time is cut off there, never held
+      for minutes.
+
+    So a caller that will give up waiting soon anyway (``--max-wait 0.5``) hears "unreachable,
+    queued" after about five seconds per call instead of minutes."""
     from wizard.authority.client import MAX_RETRY_WAIT, HttpAuthority
     from wizard.authority.httpx_lean import httpx
 
-    options = {} if max_wait is None else {"max_wait": min(max(max_wait, 0.0), MAX_RETRY_WAIT)}
+    options: dict[str, float] = {"call_deadline": call_deadline_for(max_wait)}
+    if max_wait is not None:
+        options["max_wait"] = min(max(max_wait, 0.0), MAX_RETRY_WAIT)
     if spec == DEMO:
         from wizard.authority.mock import create_app
 

@@ -14,6 +14,11 @@ The HTTP API (documented as OpenAPI at GET /v1/openapi.json) — JSON bodies, bi
   POST /v1/applications {"cms": b64}       -> ApplicationStatus (201; 200 when replayed)
        Authorization: Bearer <session>; Idempotency-Key: <uuid>. The CMS, signed with the current
        SIGNING key, carries the application JSON (see `application_document`).
+       One open application per current key set: while an application for the same current
+       certificates is still open (submitted .. issued, not yet downloaded), a new one (another
+       Idempotency-Key) is refused, nothing recorded:
+       409 {"error": "application_open", "application": "<number>", "message": str}.
+       A replay of the same Idempotency-Key still answers that application (200).
   POST /v1/applications/{number}/confirm {"code": "123456"}  -> ApplicationStatus
        Authorization, Idempotency-Key. A wrong code: 422 {"error": "code_wrong", ...}
   GET  /v1/applications/{number}           -> ApplicationStatus (Retry-After while processing)
@@ -27,9 +32,13 @@ Application states: submitted -> awaiting_code -> [awaiting_head] -> processing 
 -> downloaded; or rejected (with a reason) or lapsed (never confirmed).
 
 Errors an implementation raises (wizard.errors): AuthorityUnreachable (retryable; .params has
-retry_after seconds when the authority said so), ApplicationRejected (reason),
-AuthorityProtocolError (a broken or hostile answer), SessionExpired (log in again), CodeWrong
-(attempts_left).
+retry_after seconds when the authority said so; also when a call outlives its deadline),
+ApplicationRejected (reason), AuthorityProtocolError (a broken or hostile answer), SessionExpired
+(log in again), CodeWrong (attempts_left), RenewalBusy("renewal_open_at_authority", application)
+(submit: these keys already have an open application).
+
+Every call is bounded in time as a whole (connecting, sending, reading the answer, every retry):
+a server that answers one byte at a time ends in AuthorityUnreachable, never in a hung caller.
 """
 
 from __future__ import annotations
@@ -39,7 +48,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from wizard.errors import QoltanbaError
+# These two were declared here; they live in wizard.errors now and are still importable from here.
+from wizard.errors import CodeWrong, SessionExpired  # noqa: F401
 
 
 class ApplicationState(StrEnum):
@@ -55,20 +65,6 @@ class ApplicationState(StrEnum):
     @property
     def final(self) -> bool:
         return self in (ApplicationState.REJECTED, ApplicationState.LAPSED)
-
-
-class SessionExpired(QoltanbaError):
-    """The session is unknown or expired: log in again with the AUTH key."""
-
-    exit_code = 6
-    default_code = "authority_session_expired"
-
-
-class CodeWrong(QoltanbaError):
-    """The one-time code was wrong; ``params['attempts_left']`` says how many tries remain."""
-
-    exit_code = 7
-    default_code = "code_wrong"
 
 
 @dataclass(frozen=True)
@@ -104,7 +100,8 @@ class IssuedCertificates:
 @runtime_checkable
 class Authority(Protocol):
     """What Qoltanba needs from a certification authority. All calls may raise
-    AuthorityUnreachable (retryable) or AuthorityProtocolError; see each for the rest."""
+    AuthorityUnreachable (retryable; also when a call outlives its overall deadline) or
+    AuthorityProtocolError; see each for the rest."""
 
     async def info(self) -> AuthorityInfo:
         """Who the authority is, whether it is a demo, what it issues, its CA certificates."""
@@ -121,7 +118,10 @@ class Authority(Protocol):
     ) -> ApplicationStatus:
         """File a renewal application (CMS signed with the current signing key). Replaying the
         same idempotency key returns the same application; never a second one.
-        Raises SessionExpired, ApplicationRejected (with the reason)."""
+        Raises SessionExpired, ApplicationRejected (with the reason), and
+        RenewalBusy("renewal_open_at_authority", application=number) when another application
+        for the same current certificates (another idempotency key: another folder, another
+        device) is still open at the authority; that one must be carried on, or end first."""
 
     async def confirm(
         self, session: str, number: str, code: str, idempotency_key: str

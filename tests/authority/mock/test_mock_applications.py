@@ -1,5 +1,6 @@
-"""An application's life at the mock authority: idempotent filing, never two at once, one-time code
-attempts, lapsing, and what each state allows."""
+"""An application's life at the mock authority: idempotent filing, never two open at once for the
+same current keys (409 application_open), one-time code attempts, lapsing, and what each state
+allows."""
 
 from __future__ import annotations
 
@@ -25,18 +26,64 @@ async def test_replaying_an_idempotency_key_returns_the_same_application(desk):
     assert authority.count("applications") == 1
 
 
-async def test_a_second_application_while_one_is_pending_returns_the_first(desk):
+async def test_a_second_application_while_one_is_open_is_refused(desk):
+    """Two renewals of the same keys at once (two folders, two devices): the second is told which
+    application is open, and is never handed that application as its own."""
+    authority = await desk(processing_time=60)
+    holder = await authority.holder()
+    headers = await authority.login(holder)
+    document = authority.document(holder, authority.new_keys())
+    first = await authority.submit(holder, headers, document, key="key-1")
+    assert first.status_code == 201
+    number = first.json()["number"]
+    elsewhere = await authority.login(holder)  # the other folder's own session
+    other = authority.document(holder, authority.new_keys())
+
+    async def refused() -> None:
+        second = await authority.submit(holder, elsewhere, other, key="key-2")
+        assert second.status_code == 409, second.text
+        assert second.json() | {"message": ""} == {
+            "error": "application_open",
+            "application": number,
+            "message": "",
+        }
+
+    await refused()
+    await refused()  # nothing was recorded under key-2: refused again, not a conflict
+    replay = await authority.submit(holder, headers, document, key="key-1")
+    assert replay.status_code == 200 and replay.json()["number"] == number
+    assert authority.count("applications") == 1 and authority.count("submissions") == 1
+
+    # Open in every state until issued: awaiting_code (above), processing.
+    confirmed = await authority.confirm(number, headers, await authority.code(number))
+    assert confirmed.json()["state"] == "processing"
+    await refused()
+    authority.clock.advance(seconds=60)
+    assert (await authority.status(number, headers)).json()["state"] == "issued"
+    # Issued: that application has ended at the authority (a renewal cancelled before installing
+    # its certificates must not block the next one for good), so the same request is now filed.
+    later = await authority.submit(holder, elsewhere, other, key="key-2")
+    assert later.status_code == 201 and later.json()["number"] != number
+    assert authority.count("applications") == 2
+
+
+async def test_sharing_any_current_certificate_with_an_open_application_is_refused(desk):
     authority = await desk()
-    holder, headers, number, _ = await authority.filed()
-    second = await authority.submit(
-        holder, headers, authority.document(holder, authority.new_keys()), key="key-2"
+    holder, _, number, new = await authority.filed()
+    # The same person's second key set (same subject), and a login with it.
+    second = await authority.holder()
+    headers = await authority.login(second)
+    mixed = authority.document(
+        second,
+        new,
+        current=[("auth", holder.certificates["auth"]), ("sign", second.certificates["sign"])],
     )
-    assert second.status_code == 200 and second.json()["number"] == number
-    replay = await authority.submit(
-        holder, headers, authority.document(holder, authority.new_keys()), key="key-2"
-    )
-    assert replay.status_code == 409  # key-2 now stands for the second document
-    assert authority.count("applications") == 1
+    shared = await authority.submit(second, headers, mixed)
+    assert shared.status_code == 409 and shared.json()["application"] == number
+    # Nothing in common with the open application: a renewal of its own.
+    own = await authority.submit(second, headers, authority.document(second, new))
+    assert own.status_code == 201 and own.json()["number"] != number
+    assert authority.count("applications") == 2
 
 
 async def test_a_replay_is_answered_even_after_the_key_expired(desk):

@@ -307,14 +307,12 @@ class MockAuthority:
             session_certificate=session.certificate,
             schemes=self.settings.schemes,
         )
-        pending = self._pending_for(application.signer_key, session.subject)
-        if pending is not None:
-            with self.ledger.transaction() as db:
-                db.execute(
-                    "INSERT INTO submissions VALUES (?, ?, ?, ?)",
-                    (subject_digest, key, content_digest, pending.number),
-                )
-            return self._status_answer(pending, 200)
+        open_one = self._open_for(application)
+        if open_one is not None:
+            # A second renewal of the same keys (another folder, another device): refused, and
+            # not remembered under this key, so the same request is refused again while the
+            # first is open and filed once that one has ended.
+            raise _application_open(open_one.number)
         record, messages = self._file(application, now)
         with self.ledger.transaction() as db:
             self.ledger.save_application(db, record)
@@ -327,14 +325,19 @@ class MockAuthority:
         answer.headers["Location"] = f"/v1/applications/{record.number}"
         return answer
 
-    def _pending_for(self, signer_key: str, subject: bytes) -> ApplicationRecord | None:
+    def _open_for(self, application: RenewalApplication) -> ApplicationRecord | None:
+        """The holder's application still on its way (PENDING) for any of the same current
+        certificates: the same signing certificate, or one listed as current in both."""
+        current = _certificates(application.current)
         rows = self.ledger.all(
-            "SELECT number FROM applications WHERE signer_key = ? AND subject = ? "
+            "SELECT number, signer_key, current FROM applications WHERE subject = ? "
             "ORDER BY submitted_at",
-            signer_key,
-            subject,
+            application.subject,
         )
         for row in rows:
+            listed = _certificates(json.loads(row["current"]))
+            if row["signer_key"] != application.signer_key and not listed & current:
+                continue
             record = self._advance(row["number"])
             if S(record.state) in PENDING:
                 return record
@@ -791,6 +794,20 @@ def _idempotency_key(value: str | None) -> str:
     if not value or len(value) > 200 or not value.isprintable():
         raise bad_request("the Idempotency-Key header is required (a UUID)")
     return value
+
+
+def _certificates(current: list[dict[str, str]]) -> set[bytes]:
+    """The DER certificates of an application's "current" list."""
+    return {der for entry in current if (der := b64decode(entry["certificate"]))}
+
+
+def _application_open(number: str) -> Problem:
+    return Problem(
+        409,
+        "application_open",
+        f"application {number} for these keys is still open: continue it, or wait until it ends",
+        application=number,
+    )
 
 
 def _idempotency_conflict() -> Problem:

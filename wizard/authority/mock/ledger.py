@@ -4,11 +4,18 @@ applications, issued certificates, revocations, the demo SMS outbox and idempote
 One connection per app, guarded by a lock (the in-process transport and test runners may call from
 another thread); each change is one transaction. Times are stored as ISO 8601 UTC text. Secrets
 are kept as digests only: session tokens, login challenges and one-time codes.
+
+The file does hold the DEMO CAs' private keys unencrypted, so it is private to its owner: the data
+folder is created 0700 (an existing one already holding the books is tightened to 0700; any other
+existing folder is left as it is), and the database file, with SQLite's -journal, -wal and -shm
+beside it, is 0600 (created so, and tightened if an older version left it wider).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -21,6 +28,10 @@ from typing import Any
 from wizard.errors import UsageError
 
 DATABASE_NAME = "authority.sqlite3"
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+# SQLite's companions of the database file: they hold the same pages, so the same secrets.
+COMPANIONS = ("-journal", "-wal", "-shm")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS authorities (
@@ -109,6 +120,36 @@ def parse_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def _private_folder(folder: Path, database: Path) -> None:
+    """``folder``, made 0700 when created here; tightened when it already holds the books."""
+    try:
+        folder.mkdir(mode=FOLDER_MODE, parents=True)
+    except FileExistsError:
+        if not folder.is_dir():
+            raise
+        if database.exists():
+            _tighten(folder, FOLDER_MODE)
+        return
+    _tighten(folder, FOLDER_MODE)  # exactly 0700, whatever the umask took away
+
+
+def _private_file(path: Path) -> None:
+    """The database file, created empty with 0600 before SQLite opens it (SQLite then makes its
+    -journal and -wal files with the database's own mode)."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    os.close(os.open(path, flags, FILE_MODE))
+    _tighten(path, FILE_MODE)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """``mode`` on ``path`` when it exists (POSIX; elsewhere the folder's ACL decides)."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(FileNotFoundError):
+        if path.stat().st_mode & 0o777 != mode:
+            os.chmod(path, mode)
+
+
 @dataclass
 class ApplicationRecord:
     """One row of ``applications``, times as aware datetimes."""
@@ -163,12 +204,16 @@ class Ledger:
     """The SQLite file ``authority.sqlite3`` in the authority's data folder."""
 
     def __init__(self, data_dir: Path) -> None:
+        path = data_dir / DATABASE_NAME
         try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(data_dir / DATABASE_NAME, check_same_thread=False)
+            _private_folder(data_dir, path)
+            _private_file(path)
+            self._db = sqlite3.connect(path, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
             with self._db:
                 self._db.executescript(_SCHEMA)
+            for suffix in COMPANIONS:  # left wider by an older version, or by a crash
+                _tighten(path.with_name(path.name + suffix), FILE_MODE)
         except (OSError, sqlite3.Error) as exc:
             raise UsageError(detail=f"the authority cannot keep its books in {data_dir}") from exc
         self._lock = threading.RLock()

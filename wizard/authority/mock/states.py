@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from wizard.authority.interface import ApplicationState as S
-from wizard.errors import QoltanbaError
+from wizard.errors import IllegalTransition
 
 
 class Event(StrEnum):
@@ -34,16 +34,11 @@ TRANSITIONS: dict[tuple[S, Event], S] = {
     (S.ISSUED, Event.DOWNLOADED): S.DOWNLOADED,
 }
 
-# Still on its way: a second application for the same signing certificate returns this one.
-PENDING: frozenset[S] = frozenset(
-    {S.SUBMITTED, S.AWAITING_CODE, S.AWAITING_HEAD, S.PROCESSING, S.ISSUED}
-)
-
-
-class IllegalTransition(QoltanbaError):
-    """A move the table does not allow: a bug in the mock, never the client's doing."""
-
-    default_code = "internal"
+# Still on its way: while one is, a new application for the same current certificates is refused
+# (409 application_open); once it is final or issued, a new one may be filed. Issued counts as
+# ended: its certificates exist, and a person who cancelled before installing them (or lost the
+# new keys) must not be blocked for good.
+PENDING: frozenset[S] = frozenset({S.SUBMITTED, S.AWAITING_CODE, S.AWAITING_HEAD, S.PROCESSING})
 
 
 def next_state(state: S | str, event: Event) -> S:
@@ -51,4 +46,4 @@ def next_state(state: S | str, event: Event) -> S:
     try:
         return TRANSITIONS[(S(state), event)]
     except (KeyError, ValueError):
-        raise IllegalTransition(state=str(state), event=event.value) from None
+        raise IllegalTransition("internal", state=str(state), event=event.value) from None
