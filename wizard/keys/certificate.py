@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
@@ -19,6 +20,20 @@ from wizard.keys.oids import Holder, Scheme
 # The NCA's own CA names are longer than X.520's 64-character bound; that is theirs, not an error.
 warnings.filterwarnings("ignore", message="Attribute's length must be", category=UserWarning)
 
+# What cryptography and asn1crypto raise on a malformed certificate (cryptography parses the names
+# and the extensions lazily, on first access, long after the load succeeded).
+CERTIFICATE_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    AttributeError,
+    RecursionError,
+    x509.DuplicateExtension,
+    UnsupportedAlgorithm,
+)
+
 
 def load_certificate(data: bytes) -> x509.Certificate:
     """A certificate from DER or PEM bytes; StoreError when it is neither."""
@@ -26,7 +41,7 @@ def load_certificate(data: bytes) -> x509.Certificate:
         if data.lstrip().startswith(b"-----BEGIN"):
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+    except CERTIFICATE_ERRORS as exc:
         raise StoreError("certificate_corrupt") from exc
 
 
@@ -51,11 +66,61 @@ def _strip_prefix(value: str, prefix: str) -> str:
     return value[len(prefix) :] if value.upper().startswith(prefix) else ""
 
 
-def _extension(cert: x509.Certificate, oid: x509.ObjectIdentifier):
+def certificate_extensions(cert: x509.Certificate) -> dict[str, object]:
+    """The values of the certificate's extensions by dotted OID, tolerating a damaged one that is
+    not critical (it is left out: the facts are read without it). StoreError("certificate_corrupt")
+    when a critical extension does not parse, or an extension appears twice (RFC 5280 4.2)."""
     try:
-        return cert.extensions.get_extension_for_oid(oid).value
-    except x509.ExtensionNotFound:
-        return None
+        return {ext.oid.dotted_string: ext.value for ext in cert.extensions}
+    except x509.DuplicateExtension as exc:
+        raise StoreError("certificate_corrupt") from exc
+    except CERTIFICATE_ERRORS:
+        pass  # cryptography parses all of them or none: find which ones it refuses
+    try:
+        return _extensions_one_by_one(cert)
+    except StoreError:
+        raise
+    except CERTIFICATE_ERRORS as exc:
+        raise StoreError("certificate_corrupt") from exc
+
+
+def _extensions_one_by_one(cert: x509.Certificate) -> dict[str, object]:
+    """Ask cryptography about each extension alone, in a copy of the certificate holding only that
+    one (the signature is not checked by a load), so each is judged by the same parser."""
+    from asn1crypto import x509 as asn1_x509
+
+    parsed = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER), strict=True)
+    tbs = parsed["tbs_certificate"]
+    found: dict[str, object] = {}
+    seen: set[str] = set()
+    for extension in tbs["extensions"]:
+        oid = extension["extn_id"].dotted
+        critical = bool(extension["critical"].native)
+        if oid in seen:
+            raise StoreError("certificate_corrupt")
+        seen.add(oid)
+        alone = tbs.copy()
+        alone["extensions"] = asn1_x509.Extensions([extension.copy()])
+        probe = asn1_x509.Certificate(
+            {
+                "tbs_certificate": alone,
+                "signature_algorithm": parsed["signature_algorithm"].copy(),
+                "signature_value": parsed["signature_value"].copy(),
+            }
+        )
+        try:
+            value = x509.load_der_x509_certificate(probe.dump()).extensions[0].value
+        except CERTIFICATE_ERRORS:
+            if critical:  # what it restricts cannot be known: the certificate is unusable
+                raise StoreError("certificate_corrupt") from None
+            continue  # a damaged optional extension says nothing; the facts go without it
+        found[oid] = value
+    return found
+
+
+def _extension(extensions: dict[str, object], oid: x509.ObjectIdentifier, kind: type):
+    value = extensions.get(oid.dotted_string)
+    return value if isinstance(value, kind) else None
 
 
 @dataclass(frozen=True)
@@ -112,7 +177,18 @@ def days_until(moment: datetime, now: datetime) -> int:
 
 
 def describe(cert: x509.Certificate) -> CertificateFacts:
-    """Read the facts from a certificate (RSA, GOST or anything else parseable as X.509)."""
+    """Read the facts from a certificate (RSA, GOST or anything else parseable as X.509);
+    StoreError("certificate_corrupt") when a part the facts need does not parse."""
+    try:
+        return _describe(cert)
+    except StoreError:
+        raise
+    except CERTIFICATE_ERRORS as exc:
+        raise StoreError("certificate_corrupt") from exc
+
+
+def _describe(cert: x509.Certificate) -> CertificateFacts:
+    extensions = certificate_extensions(cert)
     subject = cert.subject
     common_name = _attr(subject, NameOID.COMMON_NAME)
     surname = _attr(subject, NameOID.SURNAME)
@@ -126,14 +202,16 @@ def describe(cert: x509.Certificate) -> CertificateFacts:
     iin = _strip_prefix(_attr(subject, NameOID.SERIAL_NUMBER), "IIN")
     bin_ = _strip_prefix(_attr(subject, NameOID.ORGANIZATIONAL_UNIT_NAME), "BIN")
 
-    eku_value = _extension(cert, ExtensionOID.EXTENDED_KEY_USAGE)
+    eku_value = _extension(extensions, ExtensionOID.EXTENDED_KEY_USAGE, x509.ExtendedKeyUsage)
     eku = {o.dotted_string for o in eku_value} if eku_value is not None else set()
-    key_usage = _extension(cert, ExtensionOID.KEY_USAGE)
-    policies_value = _extension(cert, ExtensionOID.CERTIFICATE_POLICIES)
+    key_usage = _extension(extensions, ExtensionOID.KEY_USAGE, x509.KeyUsage)
+    policies_value = _extension(
+        extensions, ExtensionOID.CERTIFICATE_POLICIES, x509.CertificatePolicies
+    )
     policies = tuple(p.policy_identifier.dotted_string for p in policies_value or ())
-    basic = _extension(cert, ExtensionOID.BASIC_CONSTRAINTS)
-    ski = _extension(cert, ExtensionOID.SUBJECT_KEY_IDENTIFIER)
-    san = _extension(cert, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    basic = _extension(extensions, ExtensionOID.BASIC_CONSTRAINTS, x509.BasicConstraints)
+    ski = _extension(extensions, ExtensionOID.SUBJECT_KEY_IDENTIFIER, x509.SubjectKeyIdentifier)
+    san = _extension(extensions, ExtensionOID.SUBJECT_ALTERNATIVE_NAME, x509.SubjectAlternativeName)
     emails = san.get_values_for_type(x509.RFC822Name) if san is not None else []
     email = emails[0] if emails else _attr(subject, NameOID.EMAIL_ADDRESS)
 

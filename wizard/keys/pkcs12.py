@@ -22,7 +22,7 @@ from asn1crypto import keys as asn1_keys
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from wizard.errors import StoreError, WrongPassword
+from wizard.errors import PasswordUndecodable, StoreError, WrongPassword
 from wizard.keys.asn1 import RawPrivateKeyInfo
 
 try:  # cryptography >= 43 keeps TripleDES among the "decrepit" algorithms
@@ -30,7 +30,17 @@ try:  # cryptography >= 43 keeps TripleDES among the "decrepit" algorithms
 except ImportError:  # pragma: no cover - older cryptography
     from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES  # type: ignore
 
-ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError)
+# What asn1crypto and cryptography raise on malformed input (RecursionError: nesting deeper than
+# check_ber lets through can only come from a bug, but it must still read as damage).
+ASN1_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    AttributeError,
+    RecursionError,
+)
 
 NCA_ITERATIONS = 1024
 MODERN_PBKDF2_ITERATIONS = 600_000
@@ -38,6 +48,44 @@ MODERN_MAC_ITERATIONS = 2048
 # A pending new key lives hours or days until its certificate arrives, then goes into a store in
 # the NCA layout (1024 rounds of SHA-1); 25 000 rounds of PBKDF2-SHA256 is already far stronger.
 PENDING_PBKDF2_ITERATIONS = 25_000
+
+# Iteration counts a store may ask for, refused above these before any key derivation runs (a
+# hostile file could otherwise ask for 2**62 rounds). The PKCS#12 KDF (the MAC, the 3DES and RC2
+# bags) runs in pure Python here, about 0.3 ms per 1024 rounds and output block: the NCA uses
+# 1024, OpenSSL 2048, our modern MAC 2048; at 100 000 a whole store is still under 0.2 s.
+MAX_KDF_ITERATIONS = 100_000
+# PBKDF2 (PBES2 bags) runs in C: our modern profile writes 600 000 rounds (OWASP 2023); a million
+# rounds of SHA-256 take about 0.2 s.
+MAX_PBKDF2_ITERATIONS = 1_000_000
+# Beyond ten million no tool writes: such a count is damage (store_corrupt), not a parameter.
+ABSURD_ITERATIONS = 10_000_000
+# And all the derivations of one store together (a hostile file may hold many encrypted bags, each
+# within the bounds above), counted in units of about 0.2 us: a round of the PKCS#12 KDF is 1.5 (a
+# Python loop), an iteration of PBKDF2 per output block 1 with SHA-256, 2 with SHA-1, 2.5 with
+# SHA-384/512 (C); and decrypting RC2 (pure Python too) costs 10 a byte. An NCA store costs about
+# 22 000, our modern profile 1.2 million; 4 million is 0.8 s.
+MAX_DERIVATION_COST = 4_000_000
+_KDF_ROUND_COST = 1.5
+_RC2_BYTE_COST = 10
+_PBKDF2_COST = {"sha1": 2, "sha224": 1, "sha256": 1, "sha384": 2.5, "sha512": 2.5}
+_DIGEST_BYTES = {"sha1": 20, "sha224": 28, "sha256": 32, "sha384": 48, "sha512": 64}
+# The PKCS#12 password-based encryptions read (RFC 7292 appendix C), and their key sizes.
+_PKCS12_PBE_KEY_BYTES = {
+    "pkcs12_sha1_tripledes_3key": 24,
+    "pkcs12_sha1_rc2_40": 5,
+    "pkcs12_sha1_rc2_128": 16,
+}
+# asn1crypto parses nested values recursively (an indefinite length even while it only looks for
+# the value's end), so nesting is bounded on the raw bytes before it parses anything: in the NCA's
+# stores constructed values nest 7 deep at most (their certificates 5); 32 leaves room for any
+# honest file and keeps asn1crypto far from Python's recursion limit.
+MAX_BER_DEPTH = 32
+# And the number of TLVs in one buffer (asn1crypto spends tens of microseconds on each): an NCA
+# store's largest holds about 60, a certificate 150.
+MAX_BER_ELEMENTS = 10_000
+
+_PBKDF2_PRFS = ("sha1", "sha224", "sha256", "sha384", "sha512")
+_AES_CBC_KEY_BYTES = {"aes128_cbc": 16, "aes192_cbc": 24, "aes256_cbc": 32}
 
 _HASHES = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
 _BLOCK_BYTES = {"sha1": 64, "sha256": 64, "sha512": 128}
@@ -64,8 +112,26 @@ class StoreContents:
 
 
 def bmp_password(password: str) -> bytes:
-    """The password as PKCS#12 wants it: UTF-16BE with a two-byte terminator (RFC 7292 B.1)."""
-    return password.encode("utf-16-be") + b"\x00\x00"
+    """The password as PKCS#12 wants it: UTF-16BE with a two-byte terminator (RFC 7292 B.1).
+
+    PasswordUndecodable when it is not text: a lone surrogate is what os.environ and sys.stdin
+    make of bytes that are not UTF-8 (surrogateescape), and UTF-16 cannot carry one."""
+    return _encoded(password, "utf-16-be") + b"\x00\x00"
+
+
+def utf8_password(password: str) -> bytes:
+    """The password as PBKDF2 (PBES2) takes it: UTF-8; PasswordUndecodable when it is not text."""
+    return _encoded(password, "utf-8")
+
+
+def _encoded(password: str, codec: str) -> bytes:
+    try:
+        return password.encode(codec)
+    except UnicodeEncodeError:
+        pass
+    # Raised outside the handler: the UnicodeEncodeError holds the password, so it must not even
+    # be the new error's __context__ (a crash report could walk to it).
+    raise PasswordUndecodable()
 
 
 def pkcs12_kdf(
@@ -99,16 +165,197 @@ def pkcs12_kdf(
 
 # ---------------------------------------------------------------------------------------------
 # Reading
+#
+# Order of the checks, so that a hostile or damaged file costs milliseconds and never reads as a
+# wrong password: (1) the raw bytes are walked as BER (lengths, nesting) before asn1crypto parses
+# anything; (2) the whole structure outside the ciphertexts is parsed, the MAC-covered
+# AuthenticatedSafe included, and every iteration count is bounded: damage there is StoreError
+# whatever the password; (3) only then the MAC, the one honest wrong-password test; (4) then the
+# bags, where any failure is damage, the MAC having proved the password.
+
+
+def check_ber(data: bytes, *, trailing: bool = False, what: str = "store_corrupt") -> int:
+    """Walk one BER value's TLVs without building anything; StoreError(``what``) when a length
+    runs past its container, an indefinite length is primitive or unterminated, a tag or length
+    field is absurd, or the value nests or counts beyond MAX_BER_DEPTH / MAX_BER_ELEMENTS. Returns
+    the end offset; bytes after the value are damage unless ``trailing``."""
+    size = len(data)
+    pos = 0
+    elements = 0
+    # One entry per open constructed value: (its end offset or None when indefinite, the offset
+    # nothing inside it may pass).
+    stack: list[tuple[int | None, int]] = []
+    while True:
+        if stack:
+            end, bound = stack[-1]
+            if end is None and data[pos : pos + 2] == b"\x00\x00" and pos + 2 <= bound:
+                stack.pop()  # end-of-contents of an indefinite length
+                pos += 2
+                if not stack:
+                    break
+                continue
+            if end == pos:
+                stack.pop()
+                if not stack:
+                    break
+                continue
+            limit = bound
+        elif elements:
+            break
+        else:
+            limit = size
+        elements += 1
+        if elements > MAX_BER_ELEMENTS or pos >= limit:
+            raise StoreError(what)
+        first = data[pos]
+        pos += 1
+        if first & 0x1F == 0x1F:  # high tag number form: at most 4 more octets
+            for count in range(5):
+                if count == 4 or pos >= limit:
+                    raise StoreError(what)
+                pos += 1
+                if not data[pos - 1] & 0x80:
+                    break
+        if pos >= limit:
+            raise StoreError(what)
+        length_octet = data[pos]
+        pos += 1
+        constructed = bool(first & 0x20)
+        if length_octet == 0x80:
+            if not constructed or len(stack) >= MAX_BER_DEPTH:
+                raise StoreError(what)
+            stack.append((None, limit))
+            continue
+        if length_octet < 0x80:
+            length = length_octet
+        else:
+            count = length_octet & 0x7F
+            if count > 4 or count > limit - pos:  # over 4 GiB: no store is that long
+                raise StoreError(what)
+            length = int.from_bytes(data[pos : pos + count], "big")
+            pos += count
+        if length > limit - pos:
+            raise StoreError(what)
+        if constructed and length:
+            if len(stack) >= MAX_BER_DEPTH:
+                raise StoreError(what)
+            stack.append((pos + length, pos + length))
+        else:
+            pos += length
+            if not stack:
+                break
+    if not trailing and pos != size:
+        raise StoreError(what)
+    return pos
+
+
+def _load(spec, data: bytes, what: str = "store_corrupt"):
+    """``spec.load(data, strict=True)`` once the bytes passed check_ber."""
+    check_ber(data, what=what)
+    return spec.load(data, strict=True)
+
+
+def _iterations(value, bound: int) -> int:
+    """An iteration count from the file, refused above ``bound`` before any derivation runs."""
+    if not isinstance(value, int) or not 1 <= value <= ABSURD_ITERATIONS:
+        raise StoreError("store_corrupt")
+    if value > bound:
+        raise StoreError("store_unsupported_iterations", iterations=value, limit=bound)
+    return value
+
+
+@dataclass(frozen=True)
+class _Pbe:
+    """One bag's password-based encryption, checked: what _decrypt needs and nothing more."""
+
+    name: str  # asn1crypto's name of the algorithm
+    salt: bytes
+    iterations: int
+    hmac: str = ""  # PBES2: PBKDF2's PRF
+    key_length: int = 0  # PBES2: the AES key, bytes
+    iv: bytes = b""  # PBES2
+
+    def cost(self, ciphertext: bytes) -> int:
+        """What deriving its key and IV and decrypting ``ciphertext`` cost (the units of
+        MAX_DERIVATION_COST)."""
+        if self.name == "pbes2":
+            blocks = -(-self.key_length // _DIGEST_BYTES[self.hmac])
+            return int(self.iterations * blocks * _PBKDF2_COST[self.hmac])
+        key_blocks = -(-_PKCS12_PBE_KEY_BYTES[self.name] // 20)
+        derivation = self.iterations * (key_blocks + 1) * _KDF_ROUND_COST  # the key, then the IV
+        if self.name.startswith("pkcs12_sha1_rc2"):
+            derivation += len(ciphertext) * _RC2_BYTE_COST
+        return int(derivation)
+
+
+class _Budget:
+    """The derivation work a store has asked for so far; StoreError once over the bound."""
+
+    def __init__(self) -> None:
+        self.spent = 0
+
+    def charge(self, cost: int) -> None:
+        self.spent += cost
+        if self.spent > MAX_DERIVATION_COST:
+            raise StoreError("store_too_much_work")
+
+
+def _pbe(algorithm: algos.EncryptionAlgorithm) -> _Pbe:
+    """Check a bag's encryption parameters (iterations bounded) without the password."""
+    try:
+        name = algorithm["algorithm"].native
+        if name == "pbes2":
+            params = algorithm["parameters"]
+            kdf = params["key_derivation_func"]
+            scheme = params["encryption_scheme"]
+            if kdf["algorithm"].native != "pbkdf2":
+                raise StoreError("store_unsupported")
+            kdf_params = kdf["parameters"]
+            if kdf_params["salt"].name != "specified":
+                raise StoreError("store_unsupported")
+            salt = kdf_params["salt"].chosen.native
+            iterations = _iterations(kdf_params["iteration_count"].native, MAX_PBKDF2_ITERATIONS)
+            prf = kdf_params["prf"]["algorithm"].native
+            cipher = scheme["algorithm"].native
+            if prf not in _PBKDF2_PRFS or cipher not in _AES_CBC_KEY_BYTES:
+                raise StoreError("store_unsupported")
+            key_length = _AES_CBC_KEY_BYTES[cipher]
+            stated = kdf_params["key_length"].native
+            if stated is not None and stated != key_length:
+                raise StoreError("store_corrupt")  # an AES-256 key is 32 bytes, nothing else
+            iv = scheme["parameters"].native
+            if not isinstance(iv, bytes) or len(iv) != 16 or not isinstance(salt, bytes):
+                raise StoreError("store_corrupt")
+            return _Pbe(name, salt, iterations, prf, key_length, iv)
+        if name in _PKCS12_PBE_KEY_BYTES:
+            params = algorithm["parameters"]
+            salt = params["salt"].native
+            if not isinstance(salt, bytes):
+                raise StoreError("store_corrupt")
+            return _Pbe(name, salt, _iterations(params["iterations"].native, MAX_KDF_ITERATIONS))
+    except StoreError:
+        raise
+    except ASN1_ERRORS as exc:
+        raise StoreError("store_corrupt") from exc
+    raise StoreError("store_unsupported")
 
 
 def parse_pfx(data: bytes) -> pkcs12.Pfx:
-    """Parse the outer structure; a file that is not PKCS#12 or is cut short raises StoreError."""
+    """Parse and check everything the password does not protect: the outer structure, the MAC's
+    parameters, and the MAC-covered AuthenticatedSafe down to its ciphertexts. A file that is not
+    PKCS#12, is cut short, damaged there, or asks for absurd work raises StoreError."""
+    return _parse(data)[0]
+
+
+def _parse(data: bytes) -> tuple[pkcs12.Pfx, _Budget]:
     if not data:
         raise StoreError("store_empty")
     if data.lstrip().startswith(b"-----BEGIN CERTIFICATE"):
         raise StoreError("store_is_certificate")
     if data[0] != 0x30:
         raise StoreError("store_not_pkcs12")
+    # Bytes after the PFX are outside it and outside the MAC: harmless, and ignored.
+    check_ber(data, trailing=True)
     try:
         pfx = pkcs12.Pfx.load(data)
         version = pfx["version"].native
@@ -124,7 +371,16 @@ def parse_pfx(data: bytes) -> pkcs12.Pfx:
     if not isinstance(mac_data, pkcs12.MacData):
         # Without a MAC nothing can tell a wrong password from damage; the NCA always writes one.
         raise StoreError("store_without_mac")
-    return pfx
+    try:
+        _parse_whole(pfx)  # the MAC's fields, the content's type and bytes, nothing stray
+    except StoreError:
+        raise
+    except ASN1_ERRORS as exc:
+        raise StoreError("store_corrupt") from exc
+    budget = _Budget()
+    budget.charge(int(_mac_parameters(pfx)[3] * _KDF_ROUND_COST))
+    _check_authenticated_safe(pfx, budget)
+    return pfx, budget
 
 
 def _what_else(data: bytes) -> str:
@@ -143,11 +399,12 @@ def _what_else(data: bytes) -> str:
     return "store_not_pkcs12"
 
 
-def verify_mac(pfx: pkcs12.Pfx, password: str) -> str:
-    """Check the store's MAC; raise WrongPassword when it does not verify. Returns the MAC hash."""
-    mac_data = pfx["mac_data"]
+def _mac_parameters(pfx: pkcs12.Pfx) -> tuple[str, bytes, bytes, int, bytes]:
+    """(hash, expected MAC, salt, iterations, the MAC-covered content), checked."""
     try:
+        mac_data = pfx["mac_data"]
         hash_name = mac_data["mac"]["digest_algorithm"]["algorithm"].native
+        hash_parameters = mac_data["mac"]["digest_algorithm"]["parameters"].dump()
         expected = mac_data["mac"]["digest"].native
         salt = mac_data["mac_salt"].native
         iterations = mac_data["iterations"].native
@@ -156,8 +413,89 @@ def verify_mac(pfx: pkcs12.Pfx, password: str) -> str:
         raise StoreError("store_corrupt") from exc
     if hash_name not in _HASHES:
         raise StoreError("store_unsupported")
-    if not (1 <= iterations <= 10_000_000):
+    if hash_parameters not in (b"", b"\x05\x00"):  # SHA-1 and SHA-2 take none, or NULL
         raise StoreError("store_corrupt")
+    if not all(isinstance(v, bytes) for v in (expected, salt, content)):
+        raise StoreError("store_corrupt")
+    if len(expected) != _HASHES[hash_name]().digest_size:
+        raise StoreError("store_corrupt")  # a MAC of the wrong length is damage, not a password
+    return hash_name, expected, salt, _iterations(iterations, MAX_KDF_ITERATIONS), content
+
+
+def _check_authenticated_safe(pfx: pkcs12.Pfx, budget: _Budget) -> None:
+    """Parse the MAC-covered AuthenticatedSafe whole, down to the ciphertexts and their
+    parameters: if it does not parse, the file is damaged whatever the password."""
+    try:
+        content = pfx["auth_safe"]["content"].native
+        safe = _load(pkcs12.AuthenticatedSafe, content)
+        _parse_whole(safe)
+        for info in safe:
+            kind = info["content_type"].native
+            if kind == "data":
+                inner = info["content"].native
+                if not isinstance(inner, bytes):
+                    raise StoreError("store_corrupt")
+                bags = _load(pkcs12.SafeContents, inner)
+                _parse_whole(bags)
+                _check_bags(bags, budget)
+            elif kind == "encrypted_data":
+                inner_info = info["content"]["encrypted_content_info"]
+                ciphertext = inner_info["encrypted_content"].native
+                if not isinstance(ciphertext, bytes):
+                    raise StoreError("store_corrupt")
+                budget.charge(_pbe(inner_info["content_encryption_algorithm"]).cost(ciphertext))
+            else:
+                raise StoreError("store_unsupported")  # enveloped: never written by the NCA
+    except StoreError:
+        raise
+    except ASN1_ERRORS as exc:
+        raise StoreError("store_corrupt") from exc
+
+
+def _parse_whole(value: core.Asn1Value) -> None:
+    """Parse a structure whole, as ``.native`` would: asn1crypto's field access alone lets an
+    element where none belongs pass (the field reads as absent). A certificate bag's certificate is
+    left as bytes: cryptography reads it later, asn1crypto need not understand it."""
+    if isinstance(value, pkcs12.CertBag):
+        _ = value["cert_id"].native
+        _ = value["cert_value"].contents
+        _no_stray_element(value)
+    elif isinstance(value, core.Sequence):
+        for field in value._fields:
+            _parse_whole(value[field[0]])
+        _no_stray_element(value)
+    elif isinstance(value, core.SequenceOf):
+        for child in value:
+            _parse_whole(child)
+    elif isinstance(value, core.Choice):
+        _parse_whole(value.chosen)
+    else:
+        _ = value.native
+
+
+def _no_stray_element(value: core.Sequence) -> None:
+    if value.children is not None and len(value.children) > len(value._fields):
+        raise StoreError("store_corrupt")
+
+
+def _check_bags(safe: pkcs12.SafeContents, budget: _Budget) -> None:
+    """Check (and charge) the encryption parameters of every bag of a plain SafeContents, nested
+    ones too (check_ber bounds the depth)."""
+    for bag in safe:
+        bag_id = bag["bag_id"].native
+        value = bag["bag_value"]
+        if bag_id == "pkcs8_shrouded_key_bag":
+            ciphertext = value["encrypted_data"].native
+            if not isinstance(ciphertext, bytes):
+                raise StoreError("store_corrupt")
+            budget.charge(_pbe(value["encryption_algorithm"]).cost(ciphertext))
+        elif bag_id == "safe_contents":
+            _check_bags(value, budget)
+
+
+def verify_mac(pfx: pkcs12.Pfx, password: str) -> str:
+    """Check the store's MAC; raise WrongPassword when it does not verify. Returns the MAC hash."""
+    hash_name, expected, salt, iterations, content = _mac_parameters(pfx)
     new = _HASHES[hash_name]
     key = pkcs12_kdf(bmp_password(password), salt, 3, iterations, new().digest_size, hash_name)
     actual = hmac.new(key, content, new).digest()
@@ -168,47 +506,26 @@ def verify_mac(pfx: pkcs12.Pfx, password: str) -> str:
 
 def _decrypt(algorithm: algos.EncryptionAlgorithm, ciphertext: bytes, password: str) -> bytes:
     """Decrypt one bag; the MAC has already proved the password, so a failure is damage."""
-    name = algorithm["algorithm"].native
+    pbe = _pbe(algorithm)  # parameters bounded before any key derivation
     try:
-        if name == "pbes2":
-            return _pbes2_decrypt(algorithm, ciphertext, password)
-        params = algorithm["parameters"]
-        salt, iterations = params["salt"].native, params["iterations"].native
-        if not (1 <= iterations <= 10_000_000):
-            raise StoreError("store_corrupt")
+        if pbe.name == "pbes2":
+            key = hashlib.pbkdf2_hmac(
+                pbe.hmac, utf8_password(password), pbe.salt, pbe.iterations, pbe.key_length
+            )
+            return _cbc_decrypt(algorithms.AES(key), pbe.iv, ciphertext, 128)
         pw = bmp_password(password)
-        if name == "pkcs12_sha1_tripledes_3key":
-            key = pkcs12_kdf(pw, salt, 1, iterations, 24, "sha1")
-            iv = pkcs12_kdf(pw, salt, 2, iterations, 8, "sha1")
+        if pbe.name == "pkcs12_sha1_tripledes_3key":
+            key = pkcs12_kdf(pw, pbe.salt, 1, pbe.iterations, 24, "sha1")
+            iv = pkcs12_kdf(pw, pbe.salt, 2, pbe.iterations, 8, "sha1")
             return _cbc_decrypt(TripleDES(key), iv, ciphertext, 64)
-        if name in ("pkcs12_sha1_rc2_40", "pkcs12_sha1_rc2_128"):
-            from wizard.keys.rc2 import rc2_cbc_decrypt
+        from wizard.keys.rc2 import rc2_cbc_decrypt
 
-            bits = 40 if name.endswith("_40") else 128
-            key = pkcs12_kdf(pw, salt, 1, iterations, bits // 8, "sha1")
-            iv = pkcs12_kdf(pw, salt, 2, iterations, 8, "sha1")
-            return rc2_cbc_decrypt(key, iv, ciphertext, bits)
-    except StoreError:
-        raise
-    except ASN1_ERRORS as exc:
+        bits = 40 if pbe.name.endswith("_40") else 128
+        key = pkcs12_kdf(pw, pbe.salt, 1, pbe.iterations, bits // 8, "sha1")
+        iv = pkcs12_kdf(pw, pbe.salt, 2, pbe.iterations, 8, "sha1")
+        return rc2_cbc_decrypt(key, iv, ciphertext, bits)
+    except ASN1_ERRORS as exc:  # bad padding, a ciphertext not a whole number of blocks...
         raise StoreError("store_corrupt") from exc
-    raise StoreError("store_unsupported")
-
-
-def _pbes2_decrypt(algorithm: algos.EncryptionAlgorithm, ciphertext: bytes, password: str) -> bytes:
-    if algorithm.kdf != "pbkdf2" or algorithm.encryption_cipher != "aes":
-        raise StoreError("store_unsupported")
-    iterations = algorithm.kdf_iterations
-    if not (1 <= iterations <= 10_000_000):
-        raise StoreError("store_corrupt")
-    key = hashlib.pbkdf2_hmac(
-        algorithm.kdf_hmac,
-        password.encode("utf-8"),
-        algorithm.kdf_salt,
-        iterations,
-        algorithm.key_length,
-    )
-    return _cbc_decrypt(algorithms.AES(key), algorithm.encryption_iv, ciphertext, 128)
 
 
 def _cbc_decrypt(cipher_algorithm, iv: bytes, ciphertext: bytes, block_bits: int) -> bytes:
@@ -226,13 +543,14 @@ def _cbc_encrypt(cipher_algorithm, iv: bytes, plaintext: bytes, block_bits: int)
 
 
 def read_pkcs12(data: bytes, password: str) -> StoreContents:
-    """Open a PKCS#12 store: MAC first (WrongPassword), then the bags (StoreError on damage)."""
-    pfx = parse_pfx(data)
+    """Open a PKCS#12 store: structure first (StoreError), then the MAC (WrongPassword), then the
+    bags (StoreError on damage)."""
+    pfx, budget = _parse(data)
     try:
         mac_algorithm = verify_mac(pfx, password)
     except WrongPassword:
-        # The MAC decides; but if the password provably decrypts the key, the file is damaged.
-        if _password_opens_key(pfx, password):
+        # The MAC decides; but if the password provably decrypts a bag, the file is damaged.
+        if _password_proven(pfx, password):
             raise StoreError("store_corrupt") from None
         raise
     keys: list[tuple[bytes, str, dict]] = []
@@ -242,16 +560,20 @@ def read_pkcs12(data: bytes, password: str) -> StoreContents:
         for info in pfx.authenticated_safe:
             kind = info["content_type"].native
             if kind == "data":
-                safe = pkcs12.SafeContents.load(info["content"].native)
+                safe = pkcs12.SafeContents.load(info["content"].native, strict=True)
+                charge = None  # its bags were charged before the MAC
             elif kind == "encrypted_data":
                 enc = info["content"]["encrypted_content_info"]
                 algorithm = enc["content_encryption_algorithm"]
                 cert_encryption = algorithm["algorithm"].native
                 plain = _decrypt(algorithm, enc["encrypted_content"].native, password)
-                safe = pkcs12.SafeContents.load(plain)
+                safe = _load(pkcs12.SafeContents, plain)
+                charge = budget  # bags only the password shows: charged as they come
             else:
                 raise StoreError("store_unsupported")
-            _collect(safe, password, keys, certs)
+            _collect(safe, password, keys, certs, charge)
+        for der, _ in certs:
+            check_ber(der, what="certificate_corrupt")
     except StoreError:
         raise
     except ASN1_ERRORS as exc:
@@ -264,35 +586,51 @@ def read_pkcs12(data: bytes, password: str) -> StoreContents:
     local_key_id = key_attrs.get("local_key_id")
     # The end-entity certificate is the one sharing the key's localKeyID; otherwise the first.
     certs.sort(key=lambda c: 0 if local_key_id and c[1].get("local_key_id") == local_key_id else 1)
+    friendly_name = key_attrs.get("friendly_name") or certs[0][1].get("friendly_name")
     return StoreContents(
         private_key_info=key_info,
         certificates=tuple(der for der, _ in certs),
-        friendly_name=key_attrs.get("friendly_name") or certs[0][1].get("friendly_name"),
-        local_key_id=local_key_id,
+        friendly_name=friendly_name if isinstance(friendly_name, str) else None,
+        local_key_id=local_key_id if isinstance(local_key_id, bytes) else None,
         mac_algorithm=mac_algorithm,
         key_encryption=key_encryption,
         certificate_encryption=cert_encryption,
     )
 
 
-def _password_opens_key(pfx: pkcs12.Pfx, password: str) -> bool:
-    """True when the password decrypts a key bag into a well-formed PKCS#8 key: proof that the
-    password is right even though the MAC failed (a damaged file, not a wrong password)."""
-    try:
-        for info in pfx.authenticated_safe:
-            if info["content_type"].native != "data":
-                continue
-            for bag in pkcs12.SafeContents.load(info["content"].native):
-                if bag["bag_id"].native != "pkcs8_shrouded_key_bag":
-                    continue
-                value = bag["bag_value"]
-                plain = _decrypt(
-                    value["encryption_algorithm"], value["encrypted_data"].native, password
-                )
-                RawPrivateKeyInfo.load(plain, strict=True).native  # noqa: B018 - parse it whole
-                return True
-    except (StoreError, *ASN1_ERRORS):
-        return False
+def _password_proven(pfx: pkcs12.Pfx, password: str) -> bool:
+    """True when the password decrypts a key bag into a well-formed PKCS#8 key, or an encrypted
+    SafeContents into well-formed bags holding a certificate: proof that the password is right
+    even though the MAC failed (a damaged file, not a wrong password). A wrong password decrypts
+    into noise, which parses as either with a negligible chance."""
+    from cryptography import x509
+
+    for info in pfx.authenticated_safe:
+        try:
+            kind = info["content_type"].native
+            if kind == "data":
+                for bag in pkcs12.SafeContents.load(info["content"].native):
+                    if bag["bag_id"].native != "pkcs8_shrouded_key_bag":
+                        continue
+                    value = bag["bag_value"]
+                    plain = _decrypt(
+                        value["encryption_algorithm"], value["encrypted_data"].native, password
+                    )
+                    _load(RawPrivateKeyInfo, plain).native  # noqa: B018 - parse it whole
+                    return True
+            elif kind == "encrypted_data":
+                enc = info["content"]["encrypted_content_info"]
+                algorithm = enc["content_encryption_algorithm"]
+                plain = _decrypt(algorithm, enc["encrypted_content"].native, password)
+                for bag in _load(pkcs12.SafeContents, plain):
+                    value = bag["bag_value"]
+                    if bag["bag_id"].native == "cert_bag" and value["cert_id"].native == "x509":
+                        der = bytes(value["cert_value"].contents)
+                        check_ber(der)
+                        x509.load_der_x509_certificate(der)
+                        return True
+        except (StoreError, *ASN1_ERRORS):
+            continue
     return False
 
 
@@ -306,13 +644,19 @@ def _attributes(bag: pkcs12.SafeBag) -> dict:
     return found
 
 
-def _collect(safe: pkcs12.SafeContents, password: str, keys: list, certs: list) -> None:
+def _collect(
+    safe: pkcs12.SafeContents, password: str, keys: list, certs: list, budget: _Budget | None
+) -> None:
     for bag in safe:
         bag_id = bag["bag_id"].native
         value = bag["bag_value"]
         if bag_id == "pkcs8_shrouded_key_bag":
             algorithm = value["encryption_algorithm"]
-            plain = _decrypt(algorithm, value["encrypted_data"].native, password)
+            ciphertext = value["encrypted_data"].native
+            if budget is not None:
+                budget.charge(_pbe(algorithm).cost(ciphertext))
+            plain = _decrypt(algorithm, ciphertext, password)
+            check_ber(plain)
             keys.append((plain, algorithm["algorithm"].native, _attributes(bag)))
         elif bag_id == "key_bag":
             keys.append((value.dump(), "none", _attributes(bag)))
@@ -320,7 +664,7 @@ def _collect(safe: pkcs12.SafeContents, password: str, keys: list, certs: list) 
             if value["cert_id"].native == "x509":
                 certs.append((bytes(value["cert_value"].contents), _attributes(bag)))
         elif bag_id == "safe_contents":
-            _collect(value, password, keys, certs)
+            _collect(value, password, keys, certs, budget)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,7 +699,7 @@ def _encryption(
     salt = os.urandom(20) if profile is Profile.NCA else os.urandom(16)
     if profile is Profile.MODERN:
         iv = os.urandom(16)
-        key = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations, 32)
+        key = hashlib.pbkdf2_hmac("sha256", utf8_password(password), salt, iterations, 32)
         algorithm = algos.EncryptionAlgorithm(
             {
                 "algorithm": "pbes2",

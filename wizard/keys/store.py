@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,7 +9,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from wizard.errors import StoreError, WrongPassword
+from wizard.errors import QoltanbaError, StoreError, WrongPassword
 from wizard.keys.certificate import (
     CertificateFacts,
     certificate_public_key_info,
@@ -21,35 +20,28 @@ from wizard.keys.certificate import (
 from wizard.keys.keypair import KeyPair, key_pair_from_pkcs8
 from wizard.keys.pkcs12 import StoreContents, read_pkcs12
 from wizard.keys.revocation import Revocation, check, material_near
+from wizard.keys.safe_read import read_regular_file
 from wizard.keys.verdict import Verdict, renewability
 
 MAX_STORE_BYTES = 1 << 20  # NCA stores are a few KB; anything over 1 MiB is not one
+# What a parser or a key's arithmetic may raise on hostile bytes that passed the MAC.
+PARSE_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    ArithmeticError,
+    AttributeError,
+    RecursionError,
+)
 
 
 def read_store_file(path: Path) -> bytes:
-    """The bytes of a store file, refusing folders, missing paths and oversized files first."""
-    name = str(path)
-    try:
-        st = path.stat()
-    except FileNotFoundError as exc:
-        raise StoreError("store_missing", path=name) from exc
-    except OSError as exc:
-        raise StoreError("store_unreadable", path=name) from exc
-    if path.is_dir():
-        raise StoreError("store_is_folder", path=name)
-    if st.st_size > MAX_STORE_BYTES:
-        raise StoreError("store_too_large", path=name, limit_kib=MAX_STORE_BYTES // 1024)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_STORE_BYTES + 1)
-    except OSError as exc:
-        if exc.errno == errno.EISDIR:
-            raise StoreError("store_is_folder", path=name) from exc
-        raise StoreError("store_unreadable", path=name) from exc
-    if len(data) > MAX_STORE_BYTES:
-        raise StoreError("store_too_large", path=name, limit_kib=MAX_STORE_BYTES // 1024)
+    """The bytes of a store file, refusing missing paths, folders, FIFOs, devices, sockets, kernel
+    files (/proc, /sys) and oversized files before reading more than the limit."""
+    data = read_regular_file(path, MAX_STORE_BYTES)
     if not data:
-        raise StoreError("store_empty", path=name)
+        raise StoreError("store_empty", path=str(path))
     return data
 
 
@@ -98,8 +90,16 @@ def open_store_bytes(
             raise WrongPassword("wrong_password_layout") from None  # typed in the Cyrillic layout
         raise
     certificate = load_certificate(contents.certificates[0])
-    private_key = key_pair_from_pkcs8(contents.private_key_info)
     facts = describe(certificate)
+    try:
+        # The MAC vouches for these bytes only as far as the password's holder goes: a hostile
+        # file made with a known password reaches here, so whatever breaks is still damage.
+        private_key = key_pair_from_pkcs8(contents.private_key_info)
+        key_matches = _key_matches(private_key, contents.certificates[0])
+    except QoltanbaError:
+        raise
+    except PARSE_ERRORS as exc:
+        raise StoreError("store_corrupt") from exc
     revocation = check(certificate, crl_files or [], ca_files or [])
     return KeyStore(
         path=path,
@@ -107,7 +107,7 @@ def open_store_bytes(
         facts=facts,
         contents=contents,
         private_key=private_key,
-        key_matches=_key_matches(private_key, contents.certificates[0]),
+        key_matches=key_matches,
         revocation=revocation,
     )
 
