@@ -41,6 +41,7 @@ from wizard.errors import (
     QoltanbaError,
     RenewalElsewhere,
     RenewalWaiting,
+    StoreError,
     UsageError,
     WrongPassword,
 )
@@ -64,6 +65,7 @@ from wizard.keys.keypair import KeyPair, generate, key_pair_from_pkcs8
 from wizard.keys.oids import Scheme
 from wizard.keys.pkcs12 import decrypt_private_key, encrypt_private_key, read_pkcs12
 from wizard.keys.request import build_request, certificate_subject
+from wizard.keys.safe_read import read_regular_file
 from wizard.keys.signatures import issuer_signed
 from wizard.keys.store import KeyStore
 from wizard.keys.writer import save_store, store_file_name
@@ -86,6 +88,7 @@ MAX_EMAIL = 254
 MAX_LOCALITY = 128
 # Each run's remote part (after the offline steps) ends within max_wait plus this much.
 RUN_SLACK = 30.0
+MAX_PENDING_BYTES = 1 << 20  # an encrypted pending key is a few KB
 
 
 def _b64(data: bytes) -> str:
@@ -536,8 +539,8 @@ class Renewer:
                 continue
             path = folder / entry["file"]
             try:
-                data = path.read_bytes()
-            except OSError as exc:
+                data = read_regular_file(path, MAX_PENDING_BYTES)
+            except (OSError, StoreError) as exc:
                 raise OutputRefused(
                     "pending_key_missing", detail=str(path), path=str(path)
                 ) from exc

@@ -17,11 +17,14 @@ from cryptography import x509
 from wizard.errors import StoreError, UsageError
 from wizard.keys.certificate import load_certificate
 from wizard.keys.revocation import check as crl_check
+from wizard.keys.safe_read import read_regular_file
 from wizard.keys.signatures import issuer_signed
 
 CERTIFICATE_SUFFIXES = (".cer", ".crt", ".pem", ".der")
 CRL_SUFFIXES = (".crl",)
 MAX_CHAIN = 6
+
+MAX_CA_BYTES = 256 << 10  # a CA certificate is a few KB; never read a FIFO or /dev/zero
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ def read_trust_material(paths: Iterable[Path | str]) -> TrustMaterial:
             if suffix not in CERTIFICATE_SUFFIXES and not named:
                 continue
             try:
-                certificate = load_certificate(candidate.read_bytes())
+                certificate = load_certificate(read_regular_file(candidate, MAX_CA_BYTES))
             except (OSError, ValueError, StoreError) as exc:
                 if named:
                     raise UsageError(detail=f"not a certificate or CRL: {candidate}") from exc
