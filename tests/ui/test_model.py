@@ -18,7 +18,8 @@ NEW = "Tulpar-Saryarqa-42"
 
 
 def _model(home: Path, lang: str = "en") -> WizardModel:
-    return WizardModel(Services(home=home, max_wait=0.5), lang)
+    # keys_root: the new keys go under the test's folder, never the user's Documents
+    return WizardModel(Services(home=home, max_wait=0.5, keys_root=home / "keys"), lang)
 
 
 async def _to_code(m: WizardModel) -> None:

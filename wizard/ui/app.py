@@ -30,7 +30,14 @@ from wizard.ui.screens import (
     storage,
     work,
 )
-from wizard.ui.widgets import MAX_WIDTH, notice, step_indicator, top_bar
+from wizard.ui.widgets import (
+    MAX_WIDTH,
+    cancel_dialog,
+    fault_notice,
+    notice,
+    step_indicator,
+    top_bar,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +85,13 @@ def App(services: Services, platform: Platform, lang: str) -> ft.Control:
     # the status screen refreshes by itself while it is shown
     ft.use_effect(lambda: m.keep_refreshing(status.REFRESH_SECONDS), [m.screen, m.offline])
     ft.on_unmounted(m.close)
+    # "End this renewal?" wherever it was asked (the model says when)
+    ft.use_dialog(cancel_dialog(m))
 
     indicator = step_indicator(m)
     body = [indicator] if indicator is not None else []
+    # the last resort's line (m.fault): every model method is guarded by it (model._last_resort)
+    body += fault_notice(m)
     try:
         body += VIEWS[m.screen](m, ui)
     except Exception:  # a bug in one screen must not leave a blank window

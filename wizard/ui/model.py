@@ -5,14 +5,23 @@ the renewal journal.
 
 Passwords live in this object's memory for as long as the wizard is open and are never written
 anywhere; the journal keeps public facts only.
+
+No dead ends: every public method is an entry point guarded by the wizard's one last-resort
+handler (``_last_resort``, applied to the class by ``_guard_entry_points``). Whatever a button, an
+effect or a background task calls, an exception that escapes it becomes one translated line on the
+screen (``fault``): a Qoltanba error says its own message, anything else is a bug, reported by
+``wizard.reports.internal_error`` (a report file without secrets) and said as its one line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import inspect
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -21,7 +30,14 @@ from typing import Any
 from wizard.errors import (
     ApplicationRejected,
     AuthorityUnreachable,
+    CertificateRefused,
+    CodeWrong,
+    DetailsInvalid,
+    LocalStateError,
+    OutputRefused,
     QoltanbaError,
+    RenewalBusy,
+    RenewalElsewhere,
     UsageError,
     WrongPassword,
 )
@@ -29,8 +45,10 @@ from wizard.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 from wizard.keys.certificate import days_until, utc_now
 from wizard.keys.oids import Holder, Scheme
 from wizard.keys.passwords import PasswordVerdict, check_new_password, require_acceptable
-from wizard.renewal.journal import Renewal, RenewalJournal, RenewalState
+from wizard.renewal.journal import BEFORE_SUBMISSION, Renewal, RenewalJournal, RenewalState
 from wizard.renewal.secrets import MemorySecrets, SecretStore
+
+logger = logging.getLogger(__name__)
 
 S = RenewalState
 
@@ -109,6 +127,8 @@ class PendingRenewal:
     application: str | None
     folder: str | None
     updated_at: datetime
+    cancellable: bool = False  # it can be ended here (every unfinished state but "installed")
+    submitted: bool = False  # the authority has it (ending it keeps the application number)
 
     @classmethod
     def of(cls, renewal: Renewal) -> PendingRenewal:
@@ -118,6 +138,8 @@ class PendingRenewal:
             application=renewal.application,
             folder=renewal.data.get("folder"),
             updated_at=renewal.updated_at,
+            cancellable=not renewal.state.finished and renewal.state is not S.INSTALLED,
+            submitted=renewal.state not in BEFORE_SUBMISSION,
         )
 
 
@@ -161,12 +183,55 @@ class Services:
         return user_documents_path() / "Qoltanba"
 
 
+# Public methods that only compute or translate while a screen is drawn: not entry points.
+NOT_ENTRY_POINTS = frozenset({"t", "notify", "format_date", "calendar_file"})
+
+
+def _last_resort(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` with the wizard's last-resort handler around it: an exception that escapes it
+    (not a cancellation) goes to ``WizardModel._fault`` and the call returns None."""
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def guarded_async(self: WizardModel, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(self, *args, **kwargs)
+            except Exception as exc:
+                self._fault(exc)
+                return None
+
+        guarded: Callable[..., Any] = guarded_async
+    else:
+
+        @functools.wraps(method)
+        def guarded_sync(self: WizardModel, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as exc:
+                self._fault(exc)
+                return None
+
+        guarded = guarded_sync
+    guarded.__last_resort__ = True  # type: ignore[attr-defined]
+    return guarded
+
+
+def _guard_entry_points(cls: type) -> type:
+    """Every public method of ``cls`` (what buttons, effects and tasks call) guarded, so that a
+    method added later cannot forget it."""
+    for name, value in list(vars(cls).items()):
+        if name.startswith("_") or name in NOT_ENTRY_POINTS or not inspect.isfunction(value):
+            continue
+        setattr(cls, name, _last_resort(value))
+    return cls
+
+
+@_guard_entry_points
 class WizardModel:
     """Public attributes are the state the screens show; methods are what buttons do."""
 
     def __init__(self, services: Services, lang: str = DEFAULT_LANGUAGE) -> None:
         self._services = services
-        self._journal = services.journal()
         self._authority_cm: Any = None
         self._authority: Any = None
         self._authority_spec: str | None = None
@@ -176,6 +241,8 @@ class WizardModel:
         self._renewal: Renewal | None = None
         self._refresh_task: asyncio.Task | None = None
         self._verdict: tuple[tuple[str, tuple[str, ...]], PasswordVerdict] | None = None
+        self._running = False  # run() is carrying the renewal on
+        self._leaving = False  # the person left the renewal while run() was under way
 
         self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
         self.screen = "home"
@@ -219,12 +286,58 @@ class WizardModel:
         self.result: dict[str, Any] = {}
         self.pending: list[PendingRenewal] = []
         self.known: list[KnownKey] = []
+        # the last-resort line: what an entry point could not handle itself
+        self.fault: Message | None = None
+        # said on the home screen once (a journal set aside, how a cancel ended)
+        self.home_notices: list[Message] = []
+        # what the renewal run tells besides its result ("this files a new application")
+        self.run_notices: list[Message] = []
+        self.email_error: Message | None = None
+        self.locality_error: Message | None = None
+        self.folder_error: Message | None = None
+        # "End this renewal": the renewal the confirmation asks about, and what ending it said
+        self.cancel_asked: PendingRenewal | None = None
+        self.cancel_error: Message | None = None
+        self._journal = self._open_journal()
         self.load_home()
+
+    def _open_journal(self) -> RenewalJournal:
+        try:
+            journal = self._services.journal()
+        except Exception as exc:  # its home unusable (LocalStateError), or worse: said, not raised
+            self._fault(exc)
+            return RenewalJournal(self._services.home / "journal.sqlite3", read_only=True)
+        aside = journal.set_aside
+        if aside is not None:
+            files = ", ".join(str(p) for p in aside.pending_files) or "-"
+            self.home_notices = [
+                Message("notice.journal_set_aside", {"path": str(aside.path), "files": files})
+            ]
+        return journal
 
     # --- plumbing ------------------------------------------------------------------------------
 
     def notify(self) -> None:
         """Overridden by the UI (Flet's Observable) to re-render; nothing to do in plain Python."""
+
+    def _fault(self, exc: Exception) -> None:
+        """The last resort, for every entry point: one translated line on the screen, never a
+        traceback or a frozen window. A bug also leaves a report (``wizard.reports``) in which
+        every password this window holds is blotted out."""
+        if isinstance(exc, QoltanbaError):
+            error = exc
+        else:
+            from wizard.reports import internal_error, remember_secret
+
+            for secret in (self.current_password, self.new_password, self.new_password2):
+                remember_secret(secret)
+            error = internal_error(exc, self._services.home)
+            report = error.params.get("report", "-")
+            logger.error("internal error %s; report: %s", type(exc).__name__, report)
+        self.fault = Message.of(error)
+
+    def dismiss_fault(self) -> None:
+        self.fault = None
 
     def t(self, key: str, **params: Any) -> str:
         return translate(key, self.lang, **params)
@@ -243,9 +356,12 @@ class WizardModel:
         return self._authority
 
     async def close(self) -> None:
+        """The window closes: stop refreshing, let go of the renewal's lock, close the client."""
         if self._refresh_task is not None:
             self._refresh_task.cancel()
             self._refresh_task = None
+        if self._renewer is not None:
+            self._renewer.release()
         if self._authority_cm is not None:
             cm, self._authority_cm, self._authority = self._authority_cm, None, None
             with contextlib.suppress(Exception):
@@ -261,10 +377,14 @@ class WizardModel:
     def go(self, screen: str) -> None:
         if screen not in SCREENS:
             raise ValueError(screen)
+        self.fault = None  # said where it happened; a new screen starts clean
         if screen == "help":
             self.help_from = self.screen if self.screen != "help" else self.help_from
         if screen == "home":
+            self._leave()  # back home, the renewal is left: another window may take it on
             self.load_home()
+        elif self.screen == "home":
+            self.home_notices = []  # said once
         self.screen = screen
 
     def back_from_help(self) -> None:
@@ -275,7 +395,20 @@ class WizardModel:
         self.resuming = None
         self._reset_keys()
         self._reset_renewal()
+        self.home_notices = []
+        self.fault = None
         self.screen = "start"
+
+    def start_again(self) -> None:
+        """After a renewal ended without new keys (rejected, refused, lapsed, ended elsewhere): a
+        new one of the same current keys, from the application step (details kept)."""
+        keys_open = self.keys_ok and self._current is not None
+        self.resuming = None
+        self._reset_renewal()
+        if not keys_open:
+            self.start_new()
+            return
+        self.continue_from_keys()
 
     def _reset_keys(self) -> None:
         self.picked = []
@@ -287,13 +420,40 @@ class WizardModel:
         self._stores = []
         self._current = None
 
+    def _leave(self) -> None:
+        """The person left this renewal (home, start over, another renewal): release its lock, at
+        once or, while a step is under way, when that step is recorded (the run stops there)."""
+        if self._renewer is None:
+            return
+        if self._running:
+            self._leaving = True
+        else:
+            self._renewer.release()
+
+    def _release(self) -> None:
+        """The renewal finished or ended: other windows may work on these keys again."""
+        if self._renewer is not None:
+            self._renewer.release()
+
+    def _to(self, screen: str) -> None:
+        """Show ``screen`` as a run's outcome, unless the person has left the renewal meanwhile."""
+        if not self._leaving:
+            self.screen = screen
+
     def _reset_renewal(self) -> None:
+        self._leave()
         self.application_ok = False
         self.new_password = ""
         self.new_password2 = ""
         self.understood = False
         self.password_error = None
         self.details_error = None
+        self.email_error = None
+        self.locality_error = None
+        self.folder_error = None
+        self.cancel_asked = None
+        self.cancel_error = None
+        self.run_notices = []
         self.stage = ""
         self.stages_done = []
         self.work_error = None
@@ -338,6 +498,7 @@ class WizardModel:
         renewal = self._journal.get(renewal_id)
         self._reset_keys()
         self._reset_renewal()
+        self.home_notices = []
         self.resuming = match[0]
         self.authority = renewal.authority
         self.authority_url = "" if renewal.authority == "demo" else renewal.authority
@@ -519,23 +680,56 @@ class WizardModel:
 
     # --- step: the application -----------------------------------------------------------------
 
-    def submit_application(self) -> None:
-        from wizard.renewal.process import check_details
+    def set_email(self, value: str) -> None:
+        self.email = value
+        self.email_error = None
 
+    def set_locality(self, value: str) -> None:
+        self.locality = value
+        self.locality_error = None
+
+    def set_folder(self, value: str) -> None:
+        self.folder = value
+        self.folder_error = None
+
+    def submit_application(self) -> None:
+        from wizard.renewal.process import normal_details
+
+        self.email_error = self.locality_error = self.folder_error = self.details_error = None
         details = self._details()
         try:
-            check_details(details)
+            normal_details(details)
+        except DetailsInvalid as error:
+            self._details_invalid(error)
+            return
+        try:
             if not self.folder.strip():
                 raise UsageError("renewal_no_folder")
             self._check_folder(details.folder)
         except QoltanbaError as error:
-            self.details_error = Message.of(error)
+            self.folder_error = Message.of(error)
             return
         if not self.application_ok:
             self.details_error = Message("application.confirm_needed")
             return
         self.details_error = None
         self.screen = "password"
+
+    def _details_invalid(self, error: DetailsInvalid) -> None:
+        """Put the message at the field it is about: the e-mail when the e-mail alone is refused,
+        else the locality (or the storage, said under the form)."""
+        from wizard.renewal.process import STORAGES, normal_email
+
+        message = Message.of(error)
+        try:
+            normal_email(self.email)
+        except DetailsInvalid:
+            self.email_error = message
+            return
+        if self.new_storage not in STORAGES:
+            self.details_error = message
+        else:
+            self.locality_error = message
 
     def _check_folder(self, folder: Path) -> None:
         from wizard.keys.files import check_new_folder
@@ -607,14 +801,22 @@ class WizardModel:
 
     async def run(self) -> None:
         """Carry the renewal forward as far as it goes without the person: stops at the one-time
-        code, at a wait for the authority (status screen), at the end or at an error."""
-        from wizard.renewal.process import RenewalWaiting, Renewer
+        code, at a wait for the authority (status screen), at the end or at an error. Every
+        Qoltanba error is said with a way forward (``work_actions``)."""
+        from wizard.errors import RenewalWaiting
+        from wizard.renewal.process import Renewer
 
+        if self._ended_elsewhere():
+            return
         self.busy = True
+        self._running = True
+        self._leaving = False
         self.work_error = None
+        self.fault = None
         if self.screen not in ("work", "status"):
             self.screen = "work"
         self.notify()
+        renewer = None
         try:
             authority = await self._open_authority()
             if self._renewer is None:
@@ -625,21 +827,28 @@ class WizardModel:
                     clock=self._services.clock,
                     max_wait=self._services.max_wait,
                     secrets=self._services.secrets,
+                    home=self._services.home,
                 )
+            renewer = self._renewer
             details = self._details()
-            renewal = self._renewer.begin(self._current, details)
+            renewal = renewer.begin(self._current, details)  # holds these keys' lock from here
+            self._take_notices(renewer)
             self._on_progress(renewal)
             while not renewal.state.finished:
                 if renewal.state is S.AWAITING_CODE and not self.code:
                     await self._show_code_screen(authority, renewal)
                     return
                 await asyncio.sleep(0)  # let the screen show the progress so far
-                step = self._renewer.step(renewal, self._current, details, self._no_code)
+                if self._leaving:
+                    return  # the person went elsewhere: the journal keeps this step
+                step = renewer.step(renewal, self._current, details, self._no_code)
                 if renewal.state in OFFLINE_STATES:
                     # key generation, signing, writing stores: off the UI's loop
                     renewal = await asyncio.to_thread(asyncio.run, step)
                 else:
                     renewal = await step
+                if self._leaving:
+                    return
                 self.code = ""
                 self.offline = False
                 self._on_progress(renewal)
@@ -647,29 +856,91 @@ class WizardModel:
         except WrongPassword as error:
             # the new password typed when resuming does not unlock the saved new keys
             self.password_error = Message.of(error)
-            self.screen = "password"
+            self._to("password")
+        except DetailsInvalid as error:
+            # an e-mail or locality the request cannot carry: said at its field
+            self._details_invalid(error)
+            self._to("application")
+        except RenewalWaiting:  # before its parent, AuthorityUnreachable
+            self.offline = False
+            self.checked_at = self._services.clock()
+            self.remote_state = self._renewal.state.value if self._renewal else ""
+            self._to("status")
         except AuthorityUnreachable:
             self.offline = True
             self.checked_at = self._services.clock()
             self.remote_state = self._renewal.state.value if self._renewal else ""
-            self.screen = "status"
-        except RenewalWaiting:
-            self.offline = False
-            self.checked_at = self._services.clock()
-            self.remote_state = self._renewal.state.value if self._renewal else ""
-            self.screen = "status"
+            self._to("status")
+        except CodeWrong as error:  # before its parent, ApplicationRejected
+            self.code = ""
+            self.code_error = Message.of(error)
+            self._to("code")
         except ApplicationRejected as error:
+            self._release()
             self.rejection = Message.of(error)
-            self.screen = "status"
+            self._to("status")
+        except CertificateRefused as error:
+            # the journal ended this renewal as refused: nothing installed, a new one may start
+            self._release()
+            self.rejection = Message.of(error)
+            self._to("status")
         except QoltanbaError as error:
-            if error.code == "code_wrong":
-                self.code = ""
-                self.code_error = Message.of(error)
-                self.screen = "code"
-            else:
-                self.work_error = Message.of(error)
+            # RenewalBusy, RenewalElsewhere, OutputRefused, LocalStateError, ...: said on the
+            # screen with what can be done (work_actions)
+            self.work_error = Message.of(error)
         finally:
             self.busy = False
+            self._running = False
+            if self._leaving:
+                self._leaving = False
+                if renewer is not None:
+                    renewer.release()
+
+    def _take_notices(self, renewer: Any) -> None:
+        notices = []
+        for key, params in renewer.notices:
+            message = Message(key, dict(params))
+            if message not in notices:
+                notices.append(message)
+        self.run_notices = notices
+
+    def _ended_elsewhere(self) -> bool:
+        """The renewal this window follows was ended meanwhile (another window cancelled it, or
+        it was refused): say so instead of starting a new renewal behind the person's back."""
+        if self._renewal is None or self._renewal.state.finished:
+            return False
+        try:
+            latest = self._journal.get(self._renewal.id)
+        except KeyError:
+            return False
+        if not latest.state.finished or latest.state is S.DONE:
+            return False
+        self._renewal = latest
+        self._finished(latest)
+        return True
+
+    @property
+    def work_actions(self) -> tuple[str, ...]:
+        """What the work and status screens offer with their error, by the error's class:
+        "retry", "back" (to the password), "cancel", "choose_folder", "home"."""
+        error = self.work_error.error if self.work_error is not None else None
+        if error is None:
+            return ("retry", "home") if self.fault is not None else ()
+        if isinstance(error, RenewalBusy):
+            return ("retry", "home")  # another window works on it: when it is done
+        if isinstance(error, RenewalElsewhere):
+            return ("cancel", "home")
+        if isinstance(error, OutputRefused):  # NoSpace too
+            return ("choose_folder", "retry")
+        if isinstance(error, LocalStateError):
+            return ()  # its message says what to do (QOLTANBA_HOME)
+        return ("retry", "back")
+
+    def choose_folder(self) -> None:
+        """Back to the application step, the folder's problem said at the folder."""
+        self.folder_error = self.work_error
+        self.work_error = None
+        self.screen = "application"
 
     async def _show_code_screen(self, authority: Any, renewal: Renewal) -> None:
         self.application = renewal.application
@@ -678,7 +949,7 @@ class WizardModel:
             with contextlib.suppress(QoltanbaError):
                 codes = await authority.demo_codes(renewal.application)
                 self.demo_sms = codes[-1] if codes else None
-        self.screen = "code"
+        self._to("code")
 
     async def confirm_code(self) -> None:
         code = self.code.strip()
@@ -699,7 +970,7 @@ class WizardModel:
     async def _refresh_loop(self, seconds: float) -> None:
         while self.screen == "status" and self.rejection is None:
             await asyncio.sleep(seconds)
-            if self.screen == "status":
+            if self.screen == "status" and self.cancel_asked is None:
                 await self.refresh()
 
     async def refresh(self) -> None:
@@ -709,12 +980,23 @@ class WizardModel:
         await self.run()
 
     def _finished(self, renewal: Renewal) -> None:
+        """The renewal is over: its lock let go, and the outcome shown (new keys, or why there
+        are none, with "Start a new renewal")."""
+        self._release()
         if renewal.state is S.DONE:
             self._show_done(renewal)
+            return
+        if renewal.state is S.REFUSED:
+            detail = renewal.data.get("refused") or "-"
+            self.rejection = Message("error.certificate_refused", {"detail": detail})
+        elif renewal.state is S.CANCELLED:
+            self.rejection = Message("status.cancelled_elsewhere")
         elif renewal.state in (S.REJECTED, S.LAPSED):
             reason = renewal.data.get("reason") or renewal.state.value
             self.rejection = Message("status.rejected", {"reason": reason})
-            self.screen = "status"
+        else:
+            return
+        self._to("status")
 
     def _show_done(self, renewal: Renewal) -> None:
         folder = renewal.data.get("folder", "")
@@ -725,7 +1007,96 @@ class WizardModel:
             "application": renewal.application,
         }
         self.application = renewal.application
-        self.screen = "done"
+        self._to("done")
+
+    # --- ending a renewal ("End this renewal") -------------------------------------------------
+
+    @property
+    def can_cancel(self) -> bool:
+        """The renewal this window follows can be ended here (status, code, password screens)."""
+        renewal = self._renewal
+        return (
+            renewal is not None
+            and self.rejection is None
+            and PendingRenewal.of(renewal).cancellable
+        )
+
+    def _cancel_target(self, renewal_id: str | None) -> Renewal | None:
+        with contextlib.suppress(KeyError):
+            if renewal_id is not None:
+                return self._journal.get(renewal_id)
+            if self._current is not None:
+                pending = self._journal.pending_for(self._current.fingerprints)
+                if pending is not None:
+                    return pending
+            if self._renewal is not None:
+                return self._journal.get(self._renewal.id)
+        return None
+
+    def ask_cancel(self, renewal_id: str | None = None) -> None:
+        """Ask to confirm ending a renewal (the one listed, or the one this window follows)."""
+        renewal = self._cancel_target(renewal_id)
+        self.cancel_error = None
+        if renewal is None or not PendingRenewal.of(renewal).cancellable:
+            self.cancel_asked = None
+            self.load_home()
+            return
+        self.cancel_asked = PendingRenewal.of(renewal)
+
+    def keep_renewal(self) -> None:
+        """The confirmation answered "no": nothing changes."""
+        self.cancel_asked = None
+        self.cancel_error = None
+
+    def end_renewal(self) -> None:
+        """The confirmation answered "yes": end the renewal (wizard.renewal.process.cancel), say
+        how it ended and go home. Another window working on it (RenewalBusy) is said instead."""
+        from wizard.renewal.process import cancel
+
+        asked = self.cancel_asked
+        if asked is None or self.busy:
+            return
+        renewal = self._cancel_target(asked.id)
+        if renewal is None:
+            self.keep_renewal()
+            return
+        if self._renewer is not None:
+            self._renewer.release()  # this window's own lock must not stop its own cancel
+        try:
+            outcome = cancel(self._journal, renewal, home=self._services.home)
+        except QoltanbaError as error:  # RenewalBusy, or it ended meanwhile (cancel_finished)
+            self.cancel_error = Message.of(error)
+            self.load_home()
+            return
+        if outcome.application:
+            said = Message("cli.cancel_after_submission", {"application": outcome.application})
+        else:
+            said = Message("cli.cancel_before_submission")
+        self.resuming = None
+        self._reset_renewal()
+        self.go("home")
+        self.home_notices = [said]
+
+    # --- what the device does for a button (behind ui.platform, replaceable in tests) ----------
+
+    async def pick_files(self, pick: Callable[[], Awaitable[list[PickedFile]]]) -> None:
+        """The person chose key files (the platform's picker)."""
+        try:
+            files = await pick()
+        except QoltanbaError as error:  # a file that cannot be read as a key store
+            self.open_error = Message.of(error)
+            return
+        if files:
+            self.set_files(files)
+
+    async def copy_application(self, copy: Callable[[str], Awaitable[Any]]) -> bool:
+        await copy(self.application or "")
+        return True
+
+    async def save_calendar(self, save: Callable[[str, bytes], Awaitable[bool]]) -> bool:
+        """Offer the expiry reminders (.ics) to save; True once saved."""
+        name, data = self.calendar_file()
+        return bool(await save(name, data))
 
     @property
     def new_not_after(self) -> datetime | None:
@@ -758,6 +1129,6 @@ class WizardModel:
 
 def _reached(state: RenewalState, stage: RenewalState) -> bool:
     order = list(RenewalState)
-    if state in (S.REJECTED, S.CANCELLED, S.LAPSED):
+    if state in (S.REJECTED, S.REFUSED, S.CANCELLED, S.LAPSED):
         return False
     return order.index(state) >= order.index(stage)

@@ -128,6 +128,121 @@ def error_notice(m: WizardModel, message: Message | None) -> list[ft.Control]:
     return [notice(message.text(m.lang), "bad")] if message is not None else []
 
 
+def fault_notice(m: WizardModel) -> list[ft.Control]:
+    """The last-resort line (what no step could handle itself), with a way to put it away."""
+    if m.fault is None:
+        return []
+    return [
+        ft.Container(
+            key="app.fault",
+            content=ft.Row(
+                [
+                    ft.Icon(ft.Icons.ERROR_OUTLINE, color=BAD),
+                    ft.Text(m.fault.text(m.lang), color=BAD, size=14, expand=True),
+                    ft.IconButton(
+                        icon=ft.Icons.CLOSE,
+                        tooltip=m.t("app.fault_close"),
+                        on_click=m.dismiss_fault,
+                    ),
+                ],
+                vertical_alignment=ft.CrossAxisAlignment.START,
+            ),
+            bgcolor=ft.Colors.RED_50,
+            padding=12,
+            border_radius=8,
+        )
+    ]
+
+
+def run_notices(m: WizardModel) -> list[ft.Control]:
+    """What the renewal run said besides its result (e.g. "this files a new application")."""
+    return [notice(message.text(m.lang), "info") for message in m.run_notices]
+
+
+def cancel_button(m: WizardModel, renewal_id: str | None = None) -> ft.Control:
+    """ "End this renewal": asks first (the confirmation dialog, cancel_dialog)."""
+    return ft.OutlinedButton(
+        m.t("cancel.button"),
+        icon=ft.Icons.CANCEL_OUTLINED,
+        on_click=lambda: m.ask_cancel(renewal_id),
+        disabled=m.busy,
+        style=ft.ButtonStyle(color=BAD),
+    )
+
+
+def cancel_dialog(m: WizardModel) -> ft.AlertDialog | None:
+    """The confirmation of "End this renewal": what ending it does, before or after the
+    application was sent; "yes" ends it, "no" (or Escape) keeps it."""
+    asked = m.cancel_asked
+    if asked is None:
+        return None
+    if asked.submitted and asked.application:
+        what = m.t("cancel.after_submission", application=asked.application)
+    else:
+        what = m.t("cancel.before_submission")
+    content: list[ft.Control] = [ft.Text(what, size=15)]
+    if asked.folder:
+        content.append(
+            ft.Text(
+                m.t("home.pending_folder", folder=asked.folder), size=12, color=ft.Colors.GREY_700
+            )
+        )
+    content += error_notice(m, m.cancel_error)
+    return ft.AlertDialog(
+        modal=True,
+        title=ft.Text(m.t("cancel.title")),
+        content=ft.Column(content, tight=True, spacing=10, width=min(MAX_WIDTH, 520)),
+        actions=[
+            ft.TextButton(m.t("cancel.keep"), on_click=m.keep_renewal),
+            ft.FilledButton(
+                m.t("cancel.confirm"),
+                icon=ft.Icons.CANCEL_OUTLINED,
+                on_click=m.end_renewal,
+                disabled=m.busy,
+                style=ft.ButtonStyle(bgcolor=BAD, color=ft.Colors.WHITE),
+            ),
+        ],
+        on_dismiss=m.keep_renewal,
+    )
+
+
+def problem(m: WizardModel) -> list[ft.Control]:
+    """A renewal step's error, said with its way forward (m.work_actions): try again, back to the
+    password, end the renewal, choose another folder, home."""
+    if m.busy or (m.work_error is None and m.fault is None):
+        return []
+    controls = error_notice(m, m.work_error)
+    if m.work_error is not None and "cancel" in m.work_actions:
+        controls.append(para(m.t("work.elsewhere_what_now"), size=14))
+    row: list[ft.Control] = []
+    for action in m.work_actions:
+        if action == "retry":
+            row.append(ft.FilledButton(m.t("work.retry"), icon=ft.Icons.REFRESH, on_click=m.run))
+        elif action == "back":
+            row.append(
+                ft.OutlinedButton(
+                    m.t("nav.back"), icon=ft.Icons.ARROW_BACK, on_click=lambda: m.go("password")
+                )
+            )
+        elif action == "cancel":
+            row.append(cancel_button(m))
+        elif action == "choose_folder":
+            row.append(
+                ft.FilledButton(
+                    m.t("work.choose_folder"), icon=ft.Icons.FOLDER_OPEN, on_click=m.choose_folder
+                )
+            )
+        elif action == "home":
+            row.append(
+                ft.OutlinedButton(
+                    m.t("app.to_home"), icon=ft.Icons.HOME, on_click=lambda: m.go("home")
+                )
+            )
+    if row:
+        controls.append(ft.Row(row, wrap=True, spacing=8, run_spacing=8))
+    return controls
+
+
 def buttons(
     m: WizardModel,
     primary: tuple[str, Callable[..., Any]] | None,

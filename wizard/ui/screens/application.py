@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import flet as ft
 
-from wizard.ui.model import WizardModel
+from wizard.ui.model import Message, WizardModel
 from wizard.ui.widgets import (
     buttons,
     choice,
@@ -17,6 +17,11 @@ from wizard.ui.widgets import (
 )
 
 NEW_STORAGES = ("pkcs12", "idcard", "kaztoken", "etoken", "jacarta", "akey")
+
+
+def _said(m: WizardModel, message: Message | None) -> str | None:
+    """A field's problem, said under the field itself."""
+    return message.text(m.lang) if message is not None else None
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
@@ -60,13 +65,17 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             label=m.t("application.email"),
             value=m.email,
             keyboard_type=ft.KeyboardType.EMAIL,
-            on_change=lambda e: setattr(m, "email", e.control.value),
+            on_change=lambda e: m.set_email(e.control.value),
+            error=_said(m, m.email_error),
+            error_max_lines=4,
         ),
         ft.TextField(
             key="application.locality",
             label=m.t("application.locality"),
             value=m.locality,
-            on_change=lambda e: setattr(m, "locality", e.control.value),
+            on_change=lambda e: m.set_locality(e.control.value),
+            error=_said(m, m.locality_error),
+            error_max_lines=4,
         ),
         ft.TextField(
             key="application.folder",
@@ -74,7 +83,9 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             value=m.folder,
             helper=m.t("application.folder_help"),
             helper_max_lines=3,
-            on_change=lambda e: setattr(m, "folder", e.control.value),
+            on_change=lambda e: m.set_folder(e.control.value),
+            error=_said(m, m.folder_error),
+            error_max_lines=4,
         ),
         para(m.t("application.storage")),
         storage,

@@ -1,17 +1,26 @@
-"""Step 7: the application number (large, copyable, kept) and the one-time code."""
+"""Step 7: the application number (large, copyable, kept) and the one-time code. No code coming?
+The renewal can be ended here ("End this renewal")."""
 
 from __future__ import annotations
 
 import flet as ft
 
 from wizard.ui.model import WizardModel
-from wizard.ui.widgets import buttons, error_notice, heading, notice, para
+from wizard.ui.widgets import (
+    buttons,
+    cancel_button,
+    error_notice,
+    heading,
+    notice,
+    para,
+    run_notices,
+)
 
 
 def application_number(m: WizardModel, ui) -> ft.Control:
     async def copy() -> None:
-        await ui.platform.copy(m.application or "")
-        ui.toast(m.t("code.copied"))
+        if await m.copy_application(ui.platform.copy):
+            ui.toast(m.t("code.copied"))
 
     return ft.Container(
         content=ft.Column(
@@ -36,6 +45,7 @@ def application_number(m: WizardModel, ui) -> ft.Control:
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
     controls: list[ft.Control] = [heading(m.t("code.title")), application_number(m, ui)]
+    controls += run_notices(m)
     controls.append(para(m.t("code.explain")))
     if m.demo_sms:
         controls.append(
@@ -55,5 +65,8 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
     controls += error_notice(m, m.code_error)
     if m.busy:
         controls.append(ft.ProgressBar())
-    controls.append(buttons(m, (m.t("code.confirm"), m.confirm_code), enabled=bool(m.code.strip())))
+    extra = [cancel_button(m)] if m.can_cancel else []
+    controls.append(
+        buttons(m, (m.t("code.confirm"), m.confirm_code), enabled=bool(m.code.strip()), extra=extra)
+    )
     return controls

@@ -13,8 +13,7 @@ from wizard.ui.widgets import GOOD, heading, notice, para
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
     async def save_calendar() -> None:
-        name, data = m.calendar_file()
-        if await ui.platform.save(name, data):
+        if await m.save_calendar(ui.platform.save):
             ui.toast(m.t("done.calendar_saved"))
 
     result = m.result

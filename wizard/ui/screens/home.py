@@ -1,17 +1,29 @@
 """Home: the keys Qoltanba knows with the time they have left, applications under way, and a
-renewal that was interrupted, reopened where it stopped."""
+renewal that was interrupted, reopened where it stopped (or ended: "End this renewal")."""
 
 from __future__ import annotations
 
 import flet as ft
 
 from wizard.ui.model import WizardModel
-from wizard.ui.widgets import heading, notice, para, time_left_bar
+from wizard.ui.widgets import cancel_button, heading, notice, para, time_left_bar
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
-    controls: list[ft.Control] = [heading(m.t("home.title")), para(m.t("home.intro"))]
+    controls: list[ft.Control] = [heading(m.t("home.title"))]
+    # said once: how an "End this renewal" ended, a damaged journal set aside
+    controls += [notice(message.text(m.lang), "info") for message in m.home_notices]
+    controls.append(para(m.t("home.intro")))
     for pending in m.pending:
+        actions: list[ft.Control] = [
+            ft.FilledButton(
+                m.t("home.continue"),
+                icon=ft.Icons.PLAY_ARROW,
+                on_click=lambda _, pid=pending.id: m.resume(pid),
+            )
+        ]
+        if pending.cancellable:
+            actions.append(cancel_button(m, pending.id))
         controls.append(
             ft.Card(
                 semantic_container=False,
@@ -32,11 +44,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
                                 size=12,
                                 color=ft.Colors.GREY_700,
                             ),
-                            ft.FilledButton(
-                                m.t("home.continue"),
-                                icon=ft.Icons.PLAY_ARROW,
-                                on_click=lambda _, pid=pending.id: m.resume(pid),
-                            ),
+                            ft.Row(actions, wrap=True, spacing=8, run_spacing=8),
                         ],
                         spacing=6,
                     ),

@@ -56,9 +56,7 @@ def _card(m: WizardModel, card: KeyCard) -> ft.Control:
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
     async def pick() -> None:
-        files = await ui.platform.pick_stores()
-        if files:
-            m.set_files(files)
+        await m.pick_files(ui.platform.pick_stores)
 
     controls: list[ft.Control] = [heading(m.t("open.title"))]
     if m.resuming is not None:

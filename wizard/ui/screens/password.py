@@ -7,7 +7,17 @@ import flet as ft
 
 from wizard.keys.passwords import render_verdict
 from wizard.ui.model import WizardModel
-from wizard.ui.widgets import BAD, GOOD, WARN, buttons, error_notice, heading, notice, para
+from wizard.ui.widgets import (
+    BAD,
+    GOOD,
+    WARN,
+    buttons,
+    cancel_button,
+    error_notice,
+    heading,
+    notice,
+    para,
+)
 
 STRENGTH_COLOURS = (BAD, BAD, WARN, GOOD, GOOD)
 
@@ -25,7 +35,13 @@ def _resume_view(m: WizardModel) -> list[ft.Control]:
             on_change=lambda e: setattr(m, "new_password", e.control.value),
         ),
         *error_notice(m, m.password_error),
-        buttons(m, (m.t("password.resume_go"), m.accept_password), enabled=m.can_accept_password),
+        buttons(
+            m,
+            (m.t("password.resume_go"), m.accept_password),
+            enabled=m.can_accept_password,
+            # the new password forgotten: the saved new keys cannot be opened; end it instead
+            extra=[cancel_button(m)] if m.can_cancel else [],
+        ),
     ]
 
 

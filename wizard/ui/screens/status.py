@@ -1,4 +1,6 @@
-"""Step 8: the application's status, refreshing by itself; "offline — will send when connected"."""
+"""Step 8: the application's status, refreshing by itself; "offline — will send when connected".
+A renewal stuck here can be ended ("End this renewal"); one that ended without new keys (rejected,
+refused, ended in another window) says why and offers a new renewal."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import flet as ft
 
 from wizard.ui.model import WizardModel
 from wizard.ui.screens.code import application_number
-from wizard.ui.widgets import heading, notice, para
+from wizard.ui.widgets import cancel_button, heading, notice, para, problem, run_notices
 
 REFRESH_SECONDS = 5
 
@@ -18,8 +20,19 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
     if m.rejection is not None:
         controls.append(notice(m.rejection.text(m.lang), "bad"))
         controls.append(para(m.t("status.rejected_what_now")))
-        controls.append(ft.FilledButton(m.t("app.to_home"), on_click=lambda: m.go("home")))
+        controls.append(
+            ft.Row(
+                [
+                    ft.FilledButton(
+                        m.t("status.start_again"), icon=ft.Icons.AUTORENEW, on_click=m.start_again
+                    ),
+                    ft.OutlinedButton(m.t("app.to_home"), on_click=lambda: m.go("home")),
+                ],
+                wrap=True,
+            )
+        )
         return controls
+    controls += run_notices(m)
     if m.offline:
         controls.append(notice(m.t("status.offline"), "warn", ft.Icons.CLOUD_OFF))
     else:
@@ -37,18 +50,18 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
     )
     if m.busy:
         controls.append(ft.ProgressBar())
-    controls.append(
-        ft.Row(
-            [
-                ft.FilledTonalButton(
-                    m.t("status.check_now"),
-                    icon=ft.Icons.REFRESH,
-                    on_click=m.refresh,
-                    disabled=m.busy,
-                ),
-                ft.OutlinedButton(m.t("app.to_home"), on_click=lambda: m.go("home")),
-            ],
-            wrap=True,
-        )
-    )
+    if m.work_error is not None:
+        controls += problem(m)
+    row: list[ft.Control] = [
+        ft.FilledTonalButton(
+            m.t("status.check_now"),
+            icon=ft.Icons.REFRESH,
+            on_click=m.refresh,
+            disabled=m.busy,
+        ),
+        ft.OutlinedButton(m.t("app.to_home"), on_click=lambda: m.go("home")),
+    ]
+    if m.can_cancel:
+        row.append(cancel_button(m))
+    controls.append(ft.Row(row, wrap=True))
     return controls

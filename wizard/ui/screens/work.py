@@ -1,12 +1,13 @@
 """Step 6: new keys generated and saved encrypted, requests built, the application signed with the
-current key and sent. Progress shown; the screen stays responsive."""
+current key and sent. Progress shown; the screen stays responsive. An error is said with its way
+forward: try again, back, end the renewal, choose another folder."""
 
 from __future__ import annotations
 
 import flet as ft
 
 from wizard.ui.model import WORK_STAGES, WizardModel
-from wizard.ui.widgets import GOOD, buttons, error_notice, heading, para
+from wizard.ui.widgets import GOOD, heading, para, problem, run_notices
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
@@ -22,10 +23,10 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         else:
             icon = ft.Icon(ft.Icons.RADIO_BUTTON_UNCHECKED, color=ft.Colors.GREY_500)
         rows.append(ft.Row([icon, ft.Text(m.t(f"work.stage.{stage.value}"), size=15)]))
-    controls: list[ft.Control] = [heading(m.t("work.title")), para(m.t("work.explain")), *rows]
+    controls: list[ft.Control] = [heading(m.t("work.title")), para(m.t("work.explain"))]
+    controls += run_notices(m)
+    controls += rows
     if m.busy:
         controls.append(ft.ProgressBar())
-    controls += error_notice(m, m.work_error)
-    if m.work_error is not None and not m.busy:
-        controls.append(buttons(m, (m.t("work.retry"), m.run), back="password"))
+    controls += problem(m)
     return controls
