@@ -86,7 +86,8 @@ class PasswordUndecodable(UsageError):
 
 
 class DetailsInvalid(UsageError):
-    """An application field the request or the application document cannot carry."""
+    """An application field the request or the application document cannot carry;
+    ``params['field']`` names it (email, locality, storage) so a form can mark it."""
 
     default_code = "renewal_bad_email"
 

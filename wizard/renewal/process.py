@@ -186,24 +186,24 @@ def normal_email(email: str) -> str:
     (rfc822Name, IA5String) can only hold ASCII and few mail servers take SMTPUTF8."""
     text = email.strip()
     if not text or not _valid_text(text) or text.count("@") != 1:
-        raise DetailsInvalid("renewal_bad_email", email=_shown(email) or "-")
+        raise DetailsInvalid("renewal_bad_email", email=_shown(email) or "-", field="email")
     local, domain = text.split("@")
     if not local.isascii():
-        raise DetailsInvalid("renewal_email_local_ascii", email=_shown(text))
+        raise DetailsInvalid("renewal_email_local_ascii", email=_shown(text), field="email")
     if len(local) > 64 or not EMAIL_LOCAL.match(local):
-        raise DetailsInvalid("renewal_bad_email", email=_shown(text))
+        raise DetailsInvalid("renewal_bad_email", email=_shown(text), field="email")
     try:
         import idna
 
         ascii_domain = idna.encode(domain.rstrip("."), uts46=True).decode("ascii").lower()
     except (idna.IDNAError, UnicodeError, ValueError):
-        raise DetailsInvalid("renewal_bad_email", email=_shown(text)) from None
+        raise DetailsInvalid("renewal_bad_email", email=_shown(text), field="email") from None
     labels = ascii_domain.split(".")
     if len(labels) < 2 or not all(EMAIL_LABEL.match(label) for label in labels):
-        raise DetailsInvalid("renewal_bad_email", email=_shown(text))
+        raise DetailsInvalid("renewal_bad_email", email=_shown(text), field="email")
     normal = f"{local}@{ascii_domain}"
     if len(normal) > MAX_EMAIL:
-        raise DetailsInvalid("renewal_bad_email", email=_shown(text))
+        raise DetailsInvalid("renewal_bad_email", email=_shown(text), field="email")
     return normal
 
 
@@ -213,11 +213,13 @@ def normal_details(details: RenewalDetails) -> RenewalDetails:
     email = normal_email(details.email)
     locality = " ".join(details.locality.split())
     if not locality:
-        raise DetailsInvalid("renewal_no_locality")
+        raise DetailsInvalid("renewal_no_locality", field="locality")
     if not _valid_text(locality) or len(locality) > MAX_LOCALITY:
-        raise DetailsInvalid("renewal_bad_locality", limit=MAX_LOCALITY)
+        raise DetailsInvalid("renewal_bad_locality", limit=MAX_LOCALITY, field="locality")
     if details.storage not in STORAGES:
-        raise DetailsInvalid("renewal_bad_storage", storage=_shown(details.storage))
+        raise DetailsInvalid(
+            "renewal_bad_storage", storage=_shown(details.storage), field="storage"
+        )
     return replace(details, email=email, locality=locality)
 
 
