@@ -7,6 +7,18 @@ import hashlib
 
 from asn1crypto import core
 
+# What asn1crypto and cryptography raise on malformed input, whichever structure it was (the
+# names and extensions of a certificate are parsed lazily, long after the load succeeded).
+PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    AttributeError,
+    RecursionError,
+)
+
 
 class RawAlgorithm(core.Sequence):
     _fields = [("algorithm", core.ObjectIdentifier), ("parameters", core.Any, {"optional": True})]

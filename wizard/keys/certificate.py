@@ -15,24 +15,14 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from wizard.errors import StoreError
 from wizard.keys import oids
+from wizard.keys.asn1 import PARSE_ERRORS
 from wizard.keys.oids import Holder, Scheme
 
 # The NCA's own CA names are longer than X.520's 64-character bound; that is theirs, not an error.
 warnings.filterwarnings("ignore", message="Attribute's length must be", category=UserWarning)
 
-# What cryptography and asn1crypto raise on a malformed certificate (cryptography parses the names
-# and the extensions lazily, on first access, long after the load succeeded).
-CERTIFICATE_ERRORS = (
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    OverflowError,
-    AttributeError,
-    RecursionError,
-    x509.DuplicateExtension,
-    UnsupportedAlgorithm,
-)
+# What a malformed certificate raises (cryptography parses names and extensions on first access).
+CERTIFICATE_ERRORS = (*PARSE_ERRORS, x509.DuplicateExtension, UnsupportedAlgorithm)
 
 
 def load_certificate(data: bytes) -> x509.Certificate:

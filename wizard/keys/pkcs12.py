@@ -23,24 +23,16 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from wizard.errors import PasswordUndecodable, StoreError, WrongPassword
-from wizard.keys.asn1 import RawPrivateKeyInfo
+from wizard.keys.asn1 import PARSE_ERRORS, RawPrivateKeyInfo
 
 try:  # cryptography >= 43 keeps TripleDES among the "decrepit" algorithms
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 except ImportError:  # pragma: no cover - older cryptography
     from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES  # type: ignore
 
-# What asn1crypto and cryptography raise on malformed input (RecursionError: nesting deeper than
-# check_ber lets through can only come from a bug, but it must still read as damage).
-ASN1_ERRORS = (
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    OverflowError,
-    AttributeError,
-    RecursionError,
-)
+# RecursionError among them: nesting deeper than check_ber lets through can only come from a
+# bug, but it must still read as damage.
+ASN1_ERRORS = PARSE_ERRORS
 
 NCA_ITERATIONS = 1024
 MODERN_PBKDF2_ITERATIONS = 600_000
