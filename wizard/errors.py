@@ -140,8 +140,19 @@ class SessionExpired(AuthorityUnreachable):
 
 
 class ApplicationRejected(QoltanbaError):
+    """``params['reason']``: the authority's reason code, said in words where one is known."""
+
     exit_code = 7
     default_code = "application_rejected"
+
+    def message(self, lang: str) -> str:
+        from wizard.i18n import catalogue, translate
+
+        reason = str(self.params.get("reason") or "")
+        if f"reason.{reason}" in catalogue(lang):
+            params = {**self.params, "reason": translate(f"reason.{reason}", lang)}
+            return translate(f"error.{self.code}", lang, **params)
+        return super().message(lang)
 
 
 class CodeWrong(ApplicationRejected):
@@ -160,7 +171,10 @@ class PasswordRejected(QoltanbaError):
         from wizard.i18n import translate
 
         problems = self.params.get("problems") or ()
-        detail = "; ".join(translate(f"password.problem.{code}", lang) for code in problems)
+        detail = "; ".join(
+            translate(f"password.problem.{code}", lang, **self.params).rstrip(".")
+            for code in problems
+        )
         return translate(f"error.{self.code}", lang, detail=detail)
 
 

@@ -60,7 +60,11 @@ def check_new_folder(folder: str | os.PathLike[str], current_stores: Iterable[Pa
         store_folder = resolve_path(user_path(store)).parent
         if resolved == store_folder or _same_or_inside(store_folder, resolved):
             raise OutputRefused("output_current_folder", detail=str(target), path=str(target))
-    if resolved.exists() and not resolved.is_dir():
+    try:
+        exists, is_dir = resolved.exists(), resolved.is_dir()
+    except OSError as exc:  # a name too long for the file system, and the like
+        raise OutputRefused("output_bad_path", path=str(target)) from exc
+    if exists and not is_dir:
         raise OutputRefused("output_not_folder", detail=str(target), path=str(target))
     return resolved
 

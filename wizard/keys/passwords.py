@@ -541,7 +541,7 @@ def require_acceptable(
     Acceptance never depends on the strength estimate, so the gate skips zxcvbn by default."""
     verdict = check_new_password(password, identity=identity, estimate=estimate)
     if not verdict.acceptable:
-        raise PasswordRejected(problems=verdict.problems)
+        raise PasswordRejected(problems=verdict.problems, min_length=MIN_LENGTH)
     return verdict
 
 

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sqlite3
+import stat
 import threading
 import uuid
 import weakref
@@ -156,7 +157,6 @@ def _no_space(exc: BaseException) -> bool:
     text = str(exc).lower()
     return (
         "disk is full" in text
-        or "disk i/o" in text
         or "readonly" in text
         or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS))
     )
@@ -167,7 +167,7 @@ def ensure_home(home: Path) -> Path:
     (a file, a read-only mount, no permission)."""
     try:
         if home.exists() and not home.is_dir():
-            raise LocalStateError(path=str(home), detail="not a folder")
+            raise LocalStateError("home_not_folder", path=str(home))
         created = not home.exists()
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not created and home.stat().st_mode & 0o077 and home != Path.home():
@@ -177,7 +177,7 @@ def ensure_home(home: Path) -> Path:
     except OSError as exc:
         raise LocalStateError(path=str(home), detail=exc.strerror or type(exc).__name__) from exc
     if not os.access(home, os.W_OK | os.X_OK):
-        raise LocalStateError(path=str(home), detail="read-only")
+        raise LocalStateError("home_read_only", path=str(home))
     return home
 
 
@@ -232,6 +232,7 @@ class RenewalJournal:
         self.read_only = read_only
         self.set_aside: SetAside | None = None
         self._lock = threading.RLock()
+        self._aside = path
         self._db: sqlite3.Connection | None = None
         if read_only:
             return
@@ -256,6 +257,11 @@ class RenewalJournal:
     # --- opening -------------------------------------------------------------------------------
 
     def _initialise(self) -> None:
+        if not self._regular_or_absent():
+            self._move_aside()  # a FIFO, a device or a link to one: never opened, never read
+            self._create()
+            self.set_aside = SetAside(path=self._aside, salvaged=0, pending_files=())
+            return
         try:
             self._create()
             self._check_rows()
@@ -269,7 +275,27 @@ class RenewalJournal:
             with contextlib.suppress(OSError):
                 self.path.with_name(self.path.name + suffix).chmod(0o600)
 
+    def _regular_or_absent(self) -> bool:
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            return True
+        return stat.S_ISREG(st.st_mode)
+
+    def _move_aside(self) -> None:
+        """Rename the journal (and its WAL files) with a time stamp beside itself."""
+        self.close()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        self._aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            source = self.path.with_name(self.path.name + suffix)
+            if source.exists() or source.is_symlink():
+                os.replace(source, self._aside.with_name(self._aside.name + suffix))
+
     def _create(self) -> None:
+        if not self.path.exists():
+            # created private before SQLite opens it: never 0644, even when what follows fails
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")  # persistent in the file: set once
             db.executescript(_SCHEMA)
@@ -283,15 +309,9 @@ class RenewalJournal:
     def _set_aside(self) -> None:
         """Rename the damaged file(s) with a time stamp and start anew with what was readable."""
         self.close()
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
-        good: list[tuple] = []
-        folders: set[str] = set()
         good, folders = self._salvage()
-        for suffix in ("", "-wal", "-shm"):
-            source = self.path.with_name(self.path.name + suffix)
-            if source.exists():
-                os.replace(source, aside.with_name(aside.name + suffix))
+        self._move_aside()
+        aside = self._aside
         self._create()
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
@@ -333,9 +353,7 @@ class RenewalJournal:
         with self._lock:
             if self._db is None:
                 if self.read_only:
-                    # immutable: a read-only home cannot hold the WAL's shared-memory file
-                    uri = f"{self.path.absolute().as_uri()}?mode=ro&immutable=1"
-                    db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                    db = self._read_only_connection()
                 else:
                     db = sqlite3.connect(
                         self.path, timeout=10, isolation_level=None, check_same_thread=False
@@ -350,6 +368,16 @@ class RenewalJournal:
                 if db.in_transaction:  # never leave the write lock held
                     db.rollback()
                 raise
+
+    def _read_only_connection(self) -> sqlite3.Connection:
+        uri = self.path.absolute().as_uri()
+        try:
+            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+            db.execute("SELECT count(*) FROM renewals").fetchone()  # the WAL is read, too
+            return db
+        except sqlite3.OperationalError:
+            # a read-only home without the WAL's shared-memory file: the main file as it is
+            return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
 
     def close(self) -> None:
         """Close the connection now (it is reopened if the journal is used again)."""
