@@ -9,7 +9,7 @@ from asn1crypto import core
 
 # What asn1crypto and cryptography raise on malformed input, whichever structure it was (the
 # names and extensions of a certificate are parsed lazily, long after the load succeeded).
-PARSE_ERRORS: tuple[type[BaseException], ...] = (
+PARSE_ERRORS = (
     ValueError,
     TypeError,
     KeyError,

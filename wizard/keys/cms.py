@@ -126,7 +126,12 @@ def verify_signed(data: bytes, *, detached_content: bytes | None = None) -> Veri
         signing_time = None
         if len(attributes):
             found = {a["type"].native: a["values"][0] for a in attributes}
-            if "message_digest" not in found or found.get("content_type").native != "data":
+            content_type = found.get("content_type")
+            if (
+                "message_digest" not in found
+                or content_type is None
+                or content_type.native != "data"
+            ):
                 raise SignatureError()
             if found["message_digest"].native != digest(digest_oid, content):
                 raise SignatureError()

@@ -11,13 +11,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from wizard.keys import oids
 from wizard.keys.certificate import certificate_public_key_info
 
-_RSA_HASHES = {
+_RSA_HASHES: dict[str, type[hashes.SHA1 | hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
     "1.2.840.113549.1.1.5": hashes.SHA1,
     "1.2.840.113549.1.1.11": hashes.SHA256,
     "1.2.840.113549.1.1.12": hashes.SHA384,
     "1.2.840.113549.1.1.13": hashes.SHA512,
 }
-_ECDSA_HASHES = {
+_ECDSA_HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
     "1.2.840.10045.4.3.2": hashes.SHA256,
     "1.2.840.10045.4.3.3": hashes.SHA384,
     "1.2.840.10045.4.3.4": hashes.SHA512,

@@ -7,6 +7,7 @@ request except /v1/_test/*; the others act on the next application or issuance.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,7 +212,7 @@ class BodyLimitMiddleware:
                 return
         delivered = False
 
-        async def replay() -> dict[str, Any]:
+        async def replay() -> MutableMapping[str, Any]:
             nonlocal delivered
             if not delivered:
                 delivered = True

@@ -282,9 +282,9 @@ class Streebog:
 
 def streebog512(data: bytes | bytearray | memoryview) -> bytes:
     """Streebog-512 of ``data``: 64 bytes, little-endian image of the standard's vector."""
-    return Streebog(data).digest()
+    return Streebog(bytes(data)).digest()
 
 
 def streebog256(data: bytes | bytearray | memoryview) -> bytes:
     """Streebog-256 of ``data``: 32 bytes, little-endian image of the standard's vector."""
-    return Streebog(data, digest_size=32).digest()
+    return Streebog(bytes(data), digest_size=32).digest()

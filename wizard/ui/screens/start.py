@@ -10,7 +10,7 @@ from wizard.ui.widgets import buttons, choice, error_notice, heading, para
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
-    language_buttons = [
+    language_buttons: list[ft.Control] = [
         (ft.FilledButton if lang == m.lang else ft.OutlinedButton)(
             LANGUAGE_NAMES[lang], on_click=lambda _, lang=lang: m.set_language(lang)
         )
