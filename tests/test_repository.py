@@ -29,6 +29,20 @@ def test_readme_gives_exactly_two_setup_commands():
     assert '".[test]"' in test and "pytest" in test
 
 
+def test_the_test_command_installs_the_example_adapter_through_its_entry_point():
+    # The contract suite runs against three adapters in CI: the two built-in ones and the
+    # example package, installed by pip like any third-party adapter (tests/adapters).
+    assert "-e tests/adapters/example" in readme_commands()[1]
+    example = tomllib.loads(
+        (ROOT / "tests" / "adapters" / "example" / "pyproject.toml").read_text(encoding="utf-8")
+    )
+    assert example["project"]["entry-points"]["qoltanba.authorities"] == {
+        "example": "qoltanba_example:ExampleAdapter"
+    }
+    ours = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert set(ours["project"]["entry-points"]["qoltanba.authorities"]) == {"demo", "mock-http"}
+
+
 def test_ci_runs_the_readme_test_command_verbatim():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert readme_commands()[1] in ci.splitlines()

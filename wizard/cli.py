@@ -45,14 +45,14 @@ class _SafeText:
             except UnicodeEncodeError:
                 encoding = getattr(self._stream, "encoding", None) or "ascii"
                 return self._stream.write(text.encode(encoding, "replace").decode(encoding))
-        except BrokenPipeError:  # `qoltanba status | head -1`: the reader has gone
+        except OSError:  # `qoltanba status | head -1`: the reader has gone; or a full disk
             self._silence()
             return len(text)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
-        except BrokenPipeError:
+        except OSError:
             self._silence()
 
     def _silence(self) -> None:
@@ -193,10 +193,14 @@ def _print_inspect_text(report: dict[str, Any], lang: str, out: TextIO) -> None:
 def cmd_inspect(args: argparse.Namespace, lang: str, out: TextIO) -> int:
     from pathlib import Path
 
+    from wizard.keys.revocation import MAX_CRL_BYTES
+    from wizard.keys.safe_read import read_regular_file
     from wizard.keys.store import open_store
 
     password = read_password(args, lang)
     crls = [Path(p) for p in args.crl or []]
+    for crl in crls:  # a CRL named on the command line must be there, and a file
+        read_regular_file(crl, MAX_CRL_BYTES)
     store = open_store(args.store, password, crl_files=crls)
     report = inspect_report(store, lang)
     if args.json:
@@ -218,17 +222,22 @@ def _emit(report: dict[str, Any], as_json: bool, lines: list[str], out: TextIO) 
             print(line, file=out)
 
 
-async def _demo_keys(args: argparse.Namespace, password: str) -> dict[str, Any]:
+async def _demo_keys(args: argparse.Namespace, password: str, lang: str) -> dict[str, Any]:
     from pathlib import Path
 
-    from wizard.authority.connect import home, open_authority
+    from wizard.authority.adapters import OpenOptions, resolve
+    from wizard.authority.connect import home
+    from wizard.authority.interface import DemoAuthority
     from wizard.keys.oids import Holder, Scheme
     from wizard.renewal.demo import issue_demo_keys
     from wizard.renewal.journal import ensure_home
 
     scheme = Scheme.GOST2015 if args.scheme == "gost" else Scheme.RSA
+    chosen = resolve(args.authority, lang)
     state = ensure_home(home())
-    async with open_authority(args.authority, state) as authority:
+    async with chosen.open(OpenOptions(home=state)) as authority:
+        if not isinstance(authority, DemoAuthority):
+            raise UsageError("authority_not_demo", name=chosen.name)
         demo = await issue_demo_keys(
             authority,
             Path(args.out),
@@ -245,44 +254,58 @@ async def _demo_keys(args: argparse.Namespace, password: str) -> dict[str, Any]:
     }
 
 
+DEMO_DAYS = 3650  # demo keys expire within ten years either way (negative: already expired)
+
+
 def cmd_demo_keys(args: argparse.Namespace, lang: str, out: TextIO) -> int:
     import asyncio
 
+    if not -DEMO_DAYS <= args.days_left <= DEMO_DAYS:
+        raise UsageError("demo_days_range", limit=DEMO_DAYS)
     password = _env_password(args.password_env)
-    report = asyncio.run(_demo_keys(args, password))
+    report = asyncio.run(_demo_keys(args, password, lang))
     _emit(report, args.json, report["files"], out)
     return 0
 
 
 def _code_source(args: argparse.Namespace, authority, lang: str):
+    from wizard.authority.interface import DemoAuthority
+
     async def demo_code(number: str, attempts_left: int | None) -> str:
         # A demo authority (in-process or served) shows the code as the SMS would.
         codes = await authority.demo_codes(number)
         return codes[-1] if codes else await asked_code(number, attempts_left)
 
     async def asked_code(number: str, attempts_left: int | None) -> str:
-        if args.otp_stdin:
+        if not args.otp_stdin:  # the prompt goes to stderr: stdout is for --json
+            print(translate("cli.otp_prompt", lang, application=number), end="", file=_notices)
+            _notices.flush()
+        try:
             line = _stdin_line().strip()
-        else:
-            line = input(translate("cli.otp_prompt", lang, application=number)).strip()
+        except PasswordUndecodable:
+            line = ""
         if not line:
             raise UsageError("otp_unavailable")
         return line
 
-    return asked_code if args.otp_stdin else demo_code
+    # An authority that cannot act the demo (no demo_codes) texts a real SMS: the code is asked.
+    return asked_code if args.otp_stdin or not isinstance(authority, DemoAuthority) else demo_code
 
 
 async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
     from pathlib import Path
 
-    from wizard.authority.connect import DEMO, check_url, home, open_authority
+    from wizard.authority.adapters import OpenOptions, resolve
+    from wizard.authority.connect import home
     from wizard.keys.keypair import generate
     from wizard.keys.store import open_store
     from wizard.renewal.journal import RenewalJournal
     from wizard.renewal.keys_ahead import KeysAhead
     from wizard.renewal.process import RenewalDetails, Renewer, current_keys
+    from wizard.renewal.trust import RenewalTrust
 
-    authority_name = args.authority if args.authority == DEMO else check_url(args.authority)
+    chosen = resolve(args.authority, lang)  # the adapter; its spec is what the journal records
+    authority_name = chosen.spec
     password = _env_password(args.password_env)
     new_password = _env_password(args.new_password_env)
     stores = [open_store(path, password) for path in args.store]
@@ -303,8 +326,8 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
         new_key_pair = KeysAhead(current.scheme, len(current.stores)).generate
     # No UI loop to keep responsive here: the in-process mock's engine runs inline. --max-wait
     # also caps each pause between attempts, so that "unreachable, queued" comes within it.
-    authority_options = {"engine_in_thread": False, "max_wait": args.max_wait}
-    async with open_authority(args.authority, state, **authority_options) as authority:
+    options = OpenOptions(home=state, max_wait=args.max_wait, keep_loop_responsive=False)
+    async with chosen.open(options) as authority:
         renewer = Renewer(
             journal,
             authority,
@@ -312,6 +335,7 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
             max_wait=args.max_wait,
             new_key_pair=new_key_pair,
             home=state,
+            trust=RenewalTrust(declared_roots=chosen.roots()),
         )
         try:
             renewal = await renewer.run(current, details, _code_source(args, authority, lang))
@@ -357,15 +381,24 @@ def _journal_for_reading():
     """The journal to read (status, cancel's choice): read-only when the home cannot be written,
     empty when there is none yet (nothing is created just to say so)."""
     from wizard.authority.connect import home
-    from wizard.errors import LocalStateError
+    from wizard.errors import LocalStateError, NoSpace
     from wizard.renewal.journal import RenewalJournal
 
-    path = home() / "journal.sqlite3"
-    if not path.exists():
+    folder = home()
+    path = folder / "journal.sqlite3"
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise LocalStateError("home_not_folder", path=str(folder))
+        present = path.exists()
+    except OSError as exc:  # a name too long, and the like
+        raise LocalStateError(path=str(folder), detail=exc.strerror or "") from exc
+    if not present:
         return RenewalJournal(path, read_only=True)
     try:
         return RenewalJournal(path)
-    except LocalStateError:
+    except (LocalStateError, NoSpace):
+        if not folder.is_dir():
+            raise
         return RenewalJournal(path, read_only=True)
 
 
@@ -470,10 +503,19 @@ def cmd_authority_serve(args: argparse.Namespace, lang: str, out: TextIO) -> int
     return 0
 
 
-def cmd_gui(args: argparse.Namespace, lang: str, out: TextIO) -> int:
-    from wizard.authority.connect import check_url, home
+def cmd_authority_list(args: argparse.Namespace, lang: str, out: TextIO) -> int:
+    from wizard.authority.listing import adapters_lines, adapters_report
 
-    authority = args.authority if args.authority == "demo" else check_url(args.authority)
+    report = adapters_report(lang)
+    _emit(report, args.json, adapters_lines(report, lang), out)
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace, lang: str, out: TextIO) -> int:
+    from wizard.authority.adapters import resolve
+    from wizard.authority.connect import home
+
+    authority = resolve(args.authority, lang).spec
     try:
         from wizard.ui.app import launch
     except ImportError as exc:  # the wizard's UI libraries are not installed
@@ -521,7 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="individual",
     )
     demo.add_argument("--days-left", type=int, default=20, metavar="N")
-    demo.add_argument("--authority", default="demo", metavar="demo|URL")
+    demo.add_argument("--authority", default="demo", metavar="NAME|URL")
     demo.add_argument("--json", action="store_true")
     demo.set_defaults(handler=cmd_demo_keys)
 
@@ -533,7 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     renew.add_argument("--locality", required=True)
     renew.add_argument("--out", required=True, metavar="DIR")
     renew.add_argument("--storage", default="pkcs12", help="pkcs12 (a file) or a token kind")
-    renew.add_argument("--authority", default="demo", metavar="demo|URL")
+    renew.add_argument("--authority", default="demo", metavar="NAME|URL")
     renew.add_argument("--otp-stdin", action="store_true", help="read the one-time code from stdin")
     renew.add_argument("--max-wait", type=float, default=60.0, help=argparse.SUPPRESS)
     renew.add_argument("--json", action="store_true")
@@ -543,7 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--web", action="store_true", help="serve the local web UI, no window")
     gui.add_argument("--host", default="127.0.0.1")
     gui.add_argument("--port", type=int, default=0, metavar="N")
-    gui.add_argument("--authority", default="demo", metavar="demo|URL")
+    gui.add_argument("--authority", default="demo", metavar="NAME|URL")
     gui.set_defaults(handler=cmd_gui)
 
     cancel = commands.add_parser("cancel", help="end a pending renewal")
@@ -557,8 +599,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=cmd_status)
 
-    authority = commands.add_parser("authority", help="the mock authority")
+    authority = commands.add_parser("authority", help="authority adapters and the mock authority")
     authority_commands = authority.add_subparsers(dest="authority_command", parser_class=_Parser)
+    listing = authority_commands.add_parser("list", help="installed authority adapters")
+    listing.add_argument("--json", action="store_true", help="print one JSON object")
+    listing.set_defaults(handler=cmd_authority_list)
     serve = authority_commands.add_parser("serve", help="serve the mock authority over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8410)
@@ -569,8 +614,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(text: str) -> str:
+    """``text`` as one line with nothing a terminal would act on: control characters (a newline
+    or an escape sequence in a file name) and bidirectional overrides shown escaped."""
+    return "".join(
+        repr(ch)[1:-1] if (ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch in _BIDI) else ch
+        for ch in text
+    )
+
+
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _fail(error: QoltanbaError, lang: str, as_json: bool, out: TextIO, err: TextIO) -> int:
-    message = error.message(lang)
+    message = one_line(error.message(lang))
     print(f"qoltanba: {message}", file=err)
     if as_json:
         report: dict[str, Any] = {"error": error.code, "message": message}
@@ -629,6 +686,7 @@ def main(
     except QoltanbaError as error:
         return _fail(error, lang, as_json, out, err)
     except KeyboardInterrupt:
+        print(f"qoltanba: {translate('cli.interrupted', lang)}", file=err)
         return 130
     except Exception as unexpected:  # the last resort: one line, and a report without secrets
         from wizard.reports import internal_error

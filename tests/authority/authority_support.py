@@ -1,23 +1,17 @@
-"""Shared helpers for the authority tests: demo holders, a served mock authority, and servers on
-loopback that misbehave at the socket level (dribbling, silent, endless, hanging up)."""
+"""Shared helpers for the authority tests: a served mock authority, and servers on loopback that
+misbehave at the socket level (dribbling, silent, endless, hanging up). Demo holders for the
+contract suite: wizard.authority.testing."""
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-
-from wizard.keys import cms, profile
-from wizard.keys.keypair import KeyPair, RsaKeyPair
-from wizard.keys.oids import Holder
-from wizard.keys.request import build_request
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -229,27 +223,3 @@ class SlowServer:
         connection.sendall(head + b'{"name": "')
         with self._lock:
             self.sent += 10
-
-
-@dataclass
-class DemoHolder:
-    """A demo holder's current keys, issued by the authority under test."""
-
-    keys: dict[str, KeyPair]
-    certificates: dict[str, bytes]
-
-    def sign(self, usage: str, data: bytes) -> bytes:
-        return cms.sign(
-            data,
-            self.keys[usage],
-            self.certificates[usage],
-            signing_time=dt.datetime.now(dt.UTC),
-        )
-
-
-async def demo_holder(authority, holder: str = "individual", days_left: int = 30) -> DemoHolder:
-    subject = profile.subject(profile.DEMO_HOLDERS[Holder(holder)])
-    keys = {usage: RsaKeyPair.generate() for usage in ("auth", "sign")}
-    requests = [(u, build_request(k, subject)) for u, k in keys.items()]
-    issued = await authority.demo_issue_holder("RSA", holder, days_left, requests)
-    return DemoHolder(keys, {c.usage: c.certificate for c in issued.certificates})

@@ -170,6 +170,11 @@ async def test_info(server, connect):
     request = server.requests[0]
     assert request.url == "https://authority.test/v1/authority"
     assert request.headers["Accept"] == "application/json"
+    # The issuers it renews current certificates of, when it says so (absent: none said).
+    server.routes[("GET", "/v1/authority")].clear()
+    server.on("GET", "/v1/authority", reply(body={**INFO, "accepted_issuers": [b64(CA)]}))
+    async with connect() as authority:
+        assert (await authority.info()).accepted_issuers == (CA,)
     assert request.headers["Accept-Encoding"] == "identity"
     assert "Idempotency-Key" not in request.headers
     assert "Authorization" not in request.headers
@@ -833,6 +838,9 @@ HOSTILE_INFO = {
     "ca-not-der": reply(body={**INFO, "ca_certificates": [b64(b"hello world")]}),
     "ca-der-truncated": reply(body={**INFO, "ca_certificates": [b64(CA[:-1])]}),
     "ca-too-many": reply(body={**INFO, "ca_certificates": [b64(CA)] * 100}),
+    "accepted-not-list": reply(body={**INFO, "accepted_issuers": b64(CA)}),
+    "accepted-not-der": reply(body={**INFO, "accepted_issuers": [b64(b"hello world")]}),
+    "accepted-too-many": reply(body={**INFO, "accepted_issuers": [b64(CA)] * 100}),
     "ca-huge": reply(
         body={**INFO, "ca_certificates": [b64(b"\x30\x83\x01\x86\xa0" + bytes(100_000))]}
     ),

@@ -17,15 +17,18 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "authority"))  # authority_support
 from authority_support import free_port
-from driver import ARTIFACTS, CHROMIUM_ARGS, WizardPage, WizardServer, chromium_path
+from driver import (
+    ARTIFACTS,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    WizardPage,
+    WizardServer,
+    chromium_path,
+)
 
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-DESKTOP = {"width": 1100, "height": 900}
-PHONE = {"width": 360, "height": 800}
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,9 @@ CHROMIUM_ARGS = [
 ]
 URL_LINE = re.compile(r"(http://127\.0\.0\.1:\d+/)")
 
+DESKTOP = {"width": 1100, "height": 900}  # viewports: a laptop, and a phone
+PHONE = {"width": 360, "height": 800}
+
 
 def chromium_path() -> str | None:
     for candidate in (os.environ.get("QOLTANBA_CHROMIUM"), "/usr/bin/chromium", "chromium"):

@@ -46,7 +46,7 @@ def _check_new_keys(folder: Path) -> list[Path]:
     [("kk", "desktop"), ("ru", "desktop"), ("en", "desktop"), ("kk", "phone")],
 )
 def test_demo_renewal_start_to_finish(start_wizard, open_page, tmp_path, lang, viewport):
-    from conftest import DESKTOP, PHONE
+    from driver import DESKTOP, PHONE
 
     server = start_wizard(lang="en")
     w = open_page(server, lang, PHONE if viewport == "phone" else DESKTOP)

@@ -459,3 +459,22 @@ def test_a_new_renewal_never_goes_into_a_folder_that_holds_keys(setup, tmp_path)
     with pytest.raises(OutputRefused) as info:
         setup.renew(stores, out)
     assert info.value.code == "output_holds_keys" and setup.journal.all() == []
+
+
+def test_a_dangling_link_as_the_new_folder_is_refused(tmp_path):
+    from wizard.keys.files import prepare_new_folder
+
+    link = tmp_path / "new-keys"
+    link.symlink_to(tmp_path / "nowhere" / "target")
+    with pytest.raises(OutputRefused):
+        prepare_new_folder(link)
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_an_empty_existing_folder_for_new_keys_is_made_private(tmp_path):
+    from wizard.keys.files import prepare_new_folder
+
+    folder = tmp_path / "new-keys"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    assert prepare_new_folder(folder).stat().st_mode & 0o777 == 0o700

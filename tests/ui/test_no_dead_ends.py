@@ -560,7 +560,7 @@ def test_a_home_folder_that_cannot_hold_the_journal_is_said_not_raised(tmp_path)
     home.write_text("a file, not a folder")
     m = _model(home)
     said = m.fault.text("en")
-    assert said == translate("error.home_unusable", "en", path=str(home), detail="not a folder")
+    assert said == translate("error.home_not_folder", "en", path=str(home))
     assert m.screen == "home" and said in _view_texts(m)
 
 

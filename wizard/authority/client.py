@@ -83,6 +83,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # bytes of one answer; beyond it the read stops
 MAX_CERTIFICATE = 64 * 1024  # bytes of one DER certificate
 MAX_CERTIFICATES = 16  # certificates (or chain entries) in one answer
+MAX_ACCEPTED_ISSUERS = 64  # CAs an authority says it takes current certificates from
 MAX_CHALLENGE = 16 * 1024
 MAX_TEXT = 2000  # characters of a name, reason or message
 MAX_RETRY_AFTER = 30 * 24 * 3600.0  # a longer hint is absurd
@@ -362,11 +363,18 @@ class _Fields:
                 raise self._broken(key, "holds control characters")
         return tuple(items)
 
-    def certificates(self, key: str, *, min_items: int = 0) -> tuple[bytes, ...]:
-        items = self._list(key, max_items=MAX_CERTIFICATES, min_items=min_items)
+    def certificates(
+        self, key: str, *, min_items: int = 0, max_items: int = MAX_CERTIFICATES
+    ) -> tuple[bytes, ...]:
+        items = self._list(key, max_items=max_items, min_items=min_items)
         return tuple(
             self._check_der(key, self._decode(key, item, MAX_CERTIFICATE)) for item in items
         )
+
+    def optional_certificates(self, key: str, *, max_items: int) -> tuple[bytes, ...]:
+        if self._value.get(key) is None:
+            return ()
+        return self.certificates(key, max_items=max_items)
 
     def objects(self, key: str, *, max_items: int, min_items: int = 0) -> list[_Fields]:
         items = self._list(key, max_items=max_items, min_items=min_items)
@@ -454,7 +462,9 @@ def _b64(data: bytes, what: str) -> str:
 
 
 class HttpAuthority:
-    """An `Authority` over HTTP (interface.py's API); use as ``async with HttpAuthority(...)``.
+    """A `DemoAuthority` over HTTP (interface.py's API); use as ``async with HttpAuthority(...)``.
+    Against an authority that is not a demo, ``demo_codes`` is empty and ``demo_issue_holder``
+    an AuthorityProtocolError (the demo routes are not there).
 
     ``transport`` replaces the network (``httpx.ASGITransport(app=...)`` in demo mode,
     ``httpx.MockTransport`` in tests); ``sleep`` and ``random`` are the seams of the retry loop.
@@ -522,6 +532,9 @@ class HttpAuthority:
             demo=fields.flag("demo"),
             schemes=fields.strings("schemes", max_items=16, max_len=64),
             ca_certificates=fields.certificates("ca_certificates"),
+            accepted_issuers=fields.optional_certificates(
+                "accepted_issuers", max_items=MAX_ACCEPTED_ISSUERS
+            ),
         )
 
     async def challenge(self) -> bytes:

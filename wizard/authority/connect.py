@@ -1,14 +1,19 @@
-"""Which authority to talk to: the demo authority in-process (no socket, works on a phone) or
-a URL. Also where Qoltanba keeps its state (QOLTANBA_HOME)."""
+"""Which authority to talk to: the demo authority in-process (no socket, works on a phone), an
+installed adapter by name, or a URL (`adapters.resolve`). Also where Qoltanba keeps its state
+(QOLTANBA_HOME) and what the demo authority trusts besides its DEMO CAs (QOLTANBA_TRUST)."""
 
 from __future__ import annotations
 
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from wizard.errors import UsageError
+
+if TYPE_CHECKING:
+    from wizard.authority.interface import Authority
 
 DEMO = "demo"
 DEMO_BASE_URL = "http://demo-authority.qoltanba.invalid"
@@ -34,8 +39,14 @@ def trusted_paths() -> list[Path]:
 
 def check_url(url: str) -> str:
     """An authority URL: https, or plain http only on this machine (a served mock)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise UsageError("authority_bad_url", url=url) from None
+    if parts.username is not None or parts.password is not None:
+        raise UsageError("authority_bad_url", url=url)  # credentials never go in the journal
     if parts.scheme == "https" and host:
         return url.rstrip("/")
     if parts.scheme == "http" and host in LOOPBACK:
@@ -64,12 +75,15 @@ def open_authority(
     *,
     engine_in_thread: bool = True,
     max_wait: float | None = None,
-):
-    """An HttpAuthority for "demo" (the mock, in-process over ASGI) or a URL.
+) -> Authority:
+    """The authority ``spec`` names ("demo", an installed adapter's name, or a URL an adapter
+    claims: `wizard.authority.adapters.resolve`), opened by its adapter, not yet connected.
+    The built-in ones give an `HttpAuthority` (the demo: the mock in-process, over ASGI).
 
-    ``engine_in_thread``: the in-process mock does its blocking work in a worker thread, so that a
-    UI's event loop stays responsive; the command line, which has no such loop, passes False.
-    ``max_wait``: how long the caller is prepared to wait on the authority. It sets two bounds:
+    ``engine_in_thread``: an in-process authority does its blocking work in a worker thread, so
+    that a UI's event loop stays responsive; the command line, which has no such loop, passes
+    False. ``max_wait``: how long the caller is prepared to wait on the authority. For the HTTP
+    client it sets two bounds:
 
     - the longest pause between two attempts at one call: min(max_wait, MAX_RETRY_WAIT), and
       MAX_RETRY_WAIT (30 s) when None;
@@ -80,20 +94,9 @@ def open_authority(
 
     So a caller that will give up waiting soon anyway (``--max-wait 0.5``) hears "unreachable,
     queued" after about five seconds per call instead of minutes."""
-    from wizard.authority.client import MAX_RETRY_WAIT, HttpAuthority
-    from wizard.authority.httpx_lean import httpx
+    from wizard.authority.adapters import OpenOptions, resolve
 
-    options: dict[str, float] = {"call_deadline": call_deadline_for(max_wait)}
-    if max_wait is not None:
-        options["max_wait"] = min(max(max_wait, 0.0), MAX_RETRY_WAIT)
-    if spec == DEMO:
-        from wizard.authority.mock import create_app
-
-        app = create_app(
-            (state or home()) / "demo-authority",
-            trusted=trusted_paths(),
-            demo=True,
-            engine_in_thread=engine_in_thread,
-        )
-        return HttpAuthority(DEMO_BASE_URL, transport=httpx.ASGITransport(app=app), **options)
-    return HttpAuthority(check_url(spec), **options)
+    options = OpenOptions(
+        home=state or home(), max_wait=max_wait, keep_loop_responsive=engine_in_thread
+    )
+    return resolve(spec).open(options)

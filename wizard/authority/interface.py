@@ -2,12 +2,14 @@
 
 The real pki.gov.kz renewal protocol is not public, so the wizard talks to an `Authority`; the mock
 authority implements it over HTTP (in-process through httpx's ASGI transport in demo mode, or served
-on a socket), and a real adapter can implement the same interface later. Every implementation must
-pass the contract suite in tests/authority/test_contract.py.
+on a socket), and any other adapter, installed as a plug-in (`wizard.authority.adapters`, the
+entry-point group ``qoltanba.authorities``; how: ADAPTERS.md beside this file), implements the same
+Protocol. `DemoAuthority` adds what only a demo offers (its one-time codes, demo holders). Every
+implementation must pass the contract suite shipped in `wizard.authority.testing`.
 
 The HTTP API (documented as OpenAPI at GET /v1/openapi.json) — JSON bodies, binary as base64:
 
-  GET  /v1/authority                       -> AuthorityInfo
+  GET  /v1/authority                       -> AuthorityInfo (accepted_issuers may be absent)
   POST /v1/login/challenge                 -> {"challenge": b64, "expires_at": iso}
   POST /v1/login {"cms": b64}              -> {"session": str, "expires_at": iso}
        the CMS (attached) signs the challenge bytes with the current AUTH key (GOST: its one key)
@@ -46,7 +48,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
 
 # These two were declared here; they live in wizard.errors now and are still importable from here.
 from wizard.errors import CodeWrong, SessionExpired  # noqa: F401
@@ -69,10 +72,16 @@ class ApplicationState(StrEnum):
 
 @dataclass(frozen=True)
 class AuthorityInfo:
+    """What an authority says about itself. Its word is never a reason to trust it: certificates
+    from a non-demo authority must chain to the NCA's pinned roots (or roots its adapter declares),
+    whatever ``ca_certificates`` holds."""
+
     name: str
-    demo: bool
+    demo: bool  # a demo authority: its certificates are worth nothing outside demo mode
     schemes: tuple[str, ...]  # Scheme values it issues: "RSA", "GOST 2015 512"
     ca_certificates: tuple[bytes, ...]  # DER: issuing CA(s) first, root(s) last
+    # DER: the CAs whose current certificates it renews (which keys it can take); () = not said
+    accepted_issuers: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,26 +108,37 @@ class IssuedCertificates:
 
 @runtime_checkable
 class Authority(Protocol):
-    """What Qoltanba needs from a certification authority. All calls may raise
-    AuthorityUnreachable (retryable; also when a call outlives its overall deadline) or
-    AuthorityProtocolError; see each for the rest."""
+    """What Qoltanba needs from a certification authority, whatever the transport.
+
+    Every call may raise AuthorityUnreachable (retryable: no answer, an answer too slow, 429/5xx;
+    ``params["retry_after"]`` when the authority said how long to wait; also when a call outlives
+    its overall deadline) and AuthorityProtocolError (an answer that is broken, hostile or not
+    what the call expects); each method lists the rest. Arguments the caller got wrong (a
+    malformed number or session) are UsageError. Nothing else escapes: an adapter maps its
+    transport's exceptions to these (wizard.errors). Use it as ``async with authority:`` or call
+    ``aclose()`` when done."""
 
     async def info(self) -> AuthorityInfo:
-        """Who the authority is, whether it is a demo, what it issues, its CA certificates."""
+        """Who the authority is, whether it is a demo, what it issues, its CA certificates and the
+        issuers of current certificates it accepts. Raises only the errors every call may."""
 
     async def challenge(self) -> bytes:
-        """A fresh login challenge to be signed (CMS) with the current AUTH key."""
+        """A fresh login challenge to be signed (CMS) with the current AUTH key (GOST: its one
+        key). Raises only the errors every call may."""
 
     async def login(self, signed_challenge: bytes) -> str:
         """A session for the holder of the key that signed the challenge.
-        Raises ApplicationRejected("login_refused") when the key is not acceptable."""
+        Raises ApplicationRejected (``reason``) when the key is not acceptable (untrusted,
+        expired, revoked, not an authentication key) or the challenge is unknown, expired or
+        already used."""
 
     async def submit(
         self, session: str, application: bytes, idempotency_key: str
     ) -> ApplicationStatus:
         """File a renewal application (CMS signed with the current signing key). Replaying the
         same idempotency key returns the same application; never a second one.
-        Raises SessionExpired, ApplicationRejected (with the reason), and
+        Raises SessionExpired (log in again), ApplicationRejected (``reason``: anything a real
+        authority refuses, e.g. an old key again, a changed subject), and
         RenewalBusy("renewal_open_at_authority", application=number) when another application
         for the same current certificates (another idempotency key: another folder, another
         device) is still open at the authority; that one must be carried on, or end first."""
@@ -126,17 +146,50 @@ class Authority(Protocol):
     async def confirm(
         self, session: str, number: str, code: str, idempotency_key: str
     ) -> ApplicationStatus:
-        """Confirm with the one-time code. Raises CodeWrong (attempts_left), SessionExpired,
-        ApplicationRejected (too many wrong codes)."""
+        """Confirm with the one-time code; a replayed idempotency key never spends an attempt.
+        Raises CodeWrong (``attempts_left``), SessionExpired, ApplicationRejected (too many wrong
+        codes, or the application was rejected meanwhile)."""
 
     async def status(self, session: str, number: str) -> ApplicationStatus:
-        """Where the application is now, with a retry hint while it is being processed."""
+        """Where the application is now, with a retry hint while it is being processed.
+        Raises SessionExpired; an application of someone else is AuthorityProtocolError."""
 
     async def download(self, session: str, number: str) -> IssuedCertificates:
-        """The issued certificates with their chain (only once issued)."""
+        """The issued certificates with their chain (only once issued). Raises SessionExpired;
+        AuthorityProtocolError before issue or for an answer about another application. The
+        caller checks every certificate itself (key, subject, validity, chain to pinned roots)."""
+
+    async def aclose(self) -> None:
+        """Let go of connections and workers; no call follows. Raises nothing."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+
+@runtime_checkable
+class DemoAuthority(Authority, Protocol):
+    """An authority that can also act the demo: it shows the one-time codes it "texts", and issues
+    a demo holder's *current* keys (``qoltanba demo-keys``, the wizard's "make demo keys")."""
 
     async def demo_codes(self, number: str) -> list[str]:
-        """Demo only: the one-time codes 'sent by SMS' for an application (empty otherwise)."""
+        """The one-time codes "sent by SMS" for an application, oldest first; empty when the
+        authority is not a demo or sent none yet. Raises only the errors every call may."""
+
+    async def demo_issue_holder(
+        self, scheme: str, holder: str, days_left: int, requests: list[tuple[str, bytes]]
+    ) -> IssuedCertificates:
+        """Issue a demo holder's current certificates for these requests ((usage, CSR DER)
+        pairs): ``scheme`` a Scheme value, ``holder`` a Holder value, valid ``days_left`` more
+        days (<= 0: already expired). The result's ``number`` is "" (no application).
+        Raises ApplicationRejected (``reason``: scheme not issued, unknown holder, requests that
+        do not fit) and UsageError for a malformed argument; AuthorityProtocolError when the
+        authority is not a demo."""
 
 
 def application_document(

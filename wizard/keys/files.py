@@ -102,7 +102,10 @@ def prepare_new_folder(folder: str | os.PathLike[str], current_stores: Iterable[
     """
     target = user_path(folder)
     resolved = check_new_folder(target, current_stores)
+    if target.is_symlink() and not target.exists():  # a dangling link: never create its target
+        raise OutputRefused("output_not_folder", detail=str(target), path=str(target))
     try:
+        existed = resolved.is_dir()
         resolved.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     except FileExistsError as exc:  # a dangling symlink, or a file that appeared meanwhile
         raise OutputRefused("output_not_folder", detail=str(target), path=str(target)) from exc
@@ -110,6 +113,9 @@ def prepare_new_folder(folder: str | os.PathLike[str], current_stores: Iterable[
         raise _refusal(exc, target) from exc
     if not os.access(resolved, os.W_OK | os.X_OK):
         raise OutputRefused("output_unwritable", detail=str(target), path=str(target))
+    if existed and not any(resolved.iterdir()):
+        with contextlib.suppress(OSError):
+            resolved.chmod(FOLDER_MODE)  # an empty folder made for the new keys: private too
     return resolved
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from wizard.authority.interface import DemoAuthority
 from wizard.keys import profile
-from wizard.keys.files import prepare_new_folder
+from wizard.keys.files import prepare_new_folder, refuse_folder_with_keys
 from wizard.keys.keypair import generate
 from wizard.keys.oids import Holder, Scheme
 from wizard.keys.request import build_request
@@ -24,7 +24,7 @@ class DemoKeys:
 
 
 async def issue_demo_keys(
-    authority: Any,
+    authority: DemoAuthority,
     folder: Path,
     password: str,
     *,
@@ -33,8 +33,11 @@ async def issue_demo_keys(
     days_left: int = 20,
 ) -> DemoKeys:
     """Generate the holder's keys, have the demo authority certify them, and save the stores
-    (encrypted with ``password``) in a new folder. ``authority`` is an open HttpAuthority."""
+    (encrypted with ``password``) in a new folder. ``authority`` is an open demo authority (the
+    built-in ones, or any adapter's `DemoAuthority`); its refusals (ApplicationRejected) and
+    troubles (AuthorityUnreachable, AuthorityProtocolError) reach the caller as they are."""
     folder = prepare_new_folder(Path(folder))
+    refuse_folder_with_keys(folder)  # one holder's keys to a folder, never mixed
     subject = profile.subject(profile.DEMO_HOLDERS[holder])
     usages = ("both",) if scheme is Scheme.GOST2015 else ("auth", "sign")
     keys = {usage: generate(scheme) for usage in usages}

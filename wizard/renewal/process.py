@@ -52,6 +52,7 @@ from wizard.keys.certificate import (
     load_certificate,
     utc_now,
 )
+from wizard.keys.chain import verify_chain
 from wizard.keys.files import (
     TEMPORARY,
     prepare_new_folder,
@@ -66,12 +67,12 @@ from wizard.keys.oids import Scheme
 from wizard.keys.pkcs12 import decrypt_private_key, encrypt_private_key, read_pkcs12
 from wizard.keys.request import build_request, certificate_subject
 from wizard.keys.safe_read import read_regular_file
-from wizard.keys.signatures import issuer_signed
 from wizard.keys.store import KeyStore
 from wizard.keys.writer import save_store, store_file_name
 from wizard.renewal.journal import BEFORE_SUBMISSION, Renewal, RenewalJournal, RenewalState
 from wizard.renewal.locks import RenewalLock
 from wizard.renewal.secrets import SecretStore
+from wizard.renewal.trust import RenewalTrust, intermediates
 
 S = RenewalState
 CodeSource = Callable[[str, int | None], Awaitable[str]]
@@ -320,6 +321,7 @@ class Renewer:
         secrets: SecretStore | None = None,
         new_key_pair: Callable[..., KeyPair] = generate,
         home: Path | None = None,
+        trust: RenewalTrust | None = None,
     ) -> None:
         self.journal = journal
         self.authority = authority
@@ -332,6 +334,8 @@ class Renewer:
         # Makes each new key pair: keypair.generate, or keys made ahead (renewal/keys_ahead.py).
         self.new_key_pair = new_key_pair
         self.home = home
+        # What new certificates must chain to (renewal/trust.py): the adapter's declared roots.
+        self.trust = trust or RenewalTrust()
         self.lock: RenewalLock | None = None
         # what the run should tell the person besides its result (message key, params)
         self.notices: list[tuple[str, dict[str, Any]]] = []
@@ -372,6 +376,9 @@ class Renewer:
             if not verdict.renewable:
                 raise NotRenewable(reason=verdict.reason)
         require_acceptable(details.new_password, identity=current.identity())
+        if self.home is not None and _inside(resolve_path(user_path(self.home)), folder):
+            # the journal and the demo authority's books never go among the new keys
+            raise OutputRefused("output_holds_state", path=str(folder))
         prepare_new_folder(folder, [s.path for s in current.stores.values() if s.path])
         refuse_folder_with_keys(folder)
         ended = self.journal.last_ended(current.fingerprints)
@@ -381,7 +388,9 @@ class Renewer:
             scheme=current.scheme.value,
             subject=_b64(current.subject),
             folder=str(folder),
-            current_files=[str(s.path) for s in current.stores.values() if s.path],
+            current_files=[
+                str(resolve_path(user_path(s.path))) for s in current.stores.values() if s.path
+            ],
         )
         if not created:
             return self._resume(renewal, details, folder)
@@ -400,7 +409,10 @@ class Renewer:
                 application=renewal.application or "-",
             )
         if renewal.folder is not None and renewal.folder != folder:
-            raise RenewalElsewhere("renewal_pending_elsewhere", folder=str(renewal.folder))
+            code = (
+                "renewal_done_elsewhere" if renewal.state is S.DONE else "renewal_pending_elsewhere"
+            )
+            raise RenewalElsewhere(code, folder=str(renewal.folder))
         if renewal.state is S.DONE:
             return renewal
         if renewal.state in (S.CHECKED, S.DETAILED, S.KEYS_SAVED):
@@ -617,10 +629,12 @@ class Renewer:
     async def _submit(self, renewal: Renewal, current: CurrentKeys) -> Renewal:
         if "ca_certificates" not in renewal.data:
             info = await self.authority.info()
-            # Trust on first use: the CA certificates this renewal will accept, pinned here.
+            # Trust is decided here, before submitting, and recorded (renewal/trust.py): a demo's
+            # DEMO roots, or the NCA's pinned roots and the adapter's; never what a real one says.
             renewal = self.journal.record(
                 renewal,
                 ca_certificates=[_b64(c) for c in info.ca_certificates],
+                anchors=[_b64(c) for c in self.trust.anchors(info, self.clock())],
                 authority_display=info.name,
                 demo=info.demo,
             )
@@ -725,7 +739,8 @@ class Renewer:
                 _discard_pending(self.journal, ended)
                 error.params["application"] = ended.application
                 raise
-            return self.journal.advance(renewal, S.ISSUED, certificates=certificates)
+            chain = [_b64(c) for c in issued.chain]
+            return self.journal.advance(renewal, S.ISSUED, certificates=certificates, chain=chain)
         if target is None or target is renewal.state:
             return renewal
         if target in (S.REJECTED, S.LAPSED):
@@ -734,8 +749,9 @@ class Renewer:
 
     def verify_issued(self, renewal: Renewal, issued: IssuedCertificates) -> dict[str, str]:
         """Check every issued certificate before anything is installed; refuse the lot if one
-        fails: chained to the pinned CA, our key, the same subject, the promised validity."""
-        cas = [load_certificate(_unb64(c)) for c in renewal.data["ca_certificates"]]
+        fails: our key, the same subject, chained to the anchors recorded at submission (valid
+        CAs on the way), valid now, the promised validity, the usage."""
+        cas, anchors = self._trust_path(renewal, issued.chain)
         subject = _unb64(renewal.data["subject"])
         years = 3 if renewal.data.get("storage") in TOKEN_STORAGES else 1
         now = self.clock()
@@ -758,7 +774,7 @@ class Renewer:
                 problem = "wrong_key"
             elif cert_subject != subject:
                 problem = "subject_changed"
-            elif not _chains(certificate, cas):
+            elif verify_chain(certificate, cas, anchors, now) is None:
                 problem = "untrusted_issuer"
             elif facts.not_before > now + CLOCK_SKEW or facts.not_after <= now:
                 problem = "not_valid_now"
@@ -773,6 +789,21 @@ class Renewer:
             by_usage[usage] = _b64(der)
         return by_usage
 
+    def _trust_path(
+        self, renewal: Renewal, sent_chain: Sequence[bytes]
+    ) -> tuple[list[x509.Certificate], list[x509.Certificate]]:
+        """The CAs this renewal's certificates may chain through, and the anchors recorded when
+        it was submitted (renewal/trust.py)."""
+        sent = [_unb64(c) for c in renewal.data["ca_certificates"]]
+        demo = bool(renewal.data.get("demo"))
+        recorded = renewal.data.get("anchors")
+        if recorded is None:  # submitted before anchors were recorded: decided now, never TOFU
+            anchors = self.trust.anchors_for(demo, sent, self.clock())
+        else:
+            anchors = [_unb64(c) for c in recorded]
+        cas = intermediates(sent, sent_chain, nca=not demo)
+        return cas, [load_certificate(c) for c in anchors]
+
     # --- installing ----------------------------------------------------------------------------
 
     def _install(self, renewal: Renewal, details: RenewalDetails) -> Renewal:
@@ -780,7 +811,8 @@ class Renewer:
         keys = self._load_keys(renewal, details.new_password)
         files: list[str] = []
         not_after: datetime | None = None
-        cas = [load_certificate(_unb64(c)) for c in renewal.data["ca_certificates"]]
+        cas, anchors = self._trust_path(renewal, [_unb64(c) for c in renewal.data.get("chain", [])])
+        now = self.clock()
         chain: list[x509.Certificate] = []
         for usage, cert_b64 in sorted(renewal.data["certificates"].items()):
             der = _unb64(cert_b64)
@@ -797,7 +829,8 @@ class Renewer:
             certificate = load_certificate(der)
             expiry = certificate.not_valid_after_utc
             not_after = expiry if not_after is None else min(not_after, expiry)
-            chain += [c for c in _chain(certificate, cas) or [] if c not in chain]
+            path = verify_chain(certificate, cas, anchors, now) or []
+            chain += [c for c in path if c not in chain]
         # The CA certificates the new ones chain to (issuing, root): an authority issuing more
         # than one scheme publishes more CAs than this holder needs.
         for ca in sorted(chain, key=lambda c: c.subject == c.issuer):
@@ -824,32 +857,6 @@ def _usage_set(usage: str) -> set[str]:
     return {"auth", "sign"} if usage == "both" else {usage}
 
 
-def _chains(certificate: x509.Certificate, cas: list[x509.Certificate]) -> bool:
-    """Issued by one of the pinned CAs, which itself chains to a pinned self-signed root."""
-    return _chain(certificate, cas) is not None
-
-
-def _chain(
-    certificate: x509.Certificate, cas: list[x509.Certificate]
-) -> list[x509.Certificate] | None:
-    """The pinned CAs above ``certificate``, issuing CA first and self-signed root last; None
-    when it does not chain to a pinned root."""
-    for issuer in cas:
-        if issuer.subject == certificate.issuer and issuer_signed(issuer, certificate):
-            if issuer.subject == issuer.issuer:
-                return [issuer] if issuer_signed(issuer, issuer) else None
-            for root in cas:
-                if (
-                    root.subject == issuer.issuer
-                    and root.subject == root.issuer
-                    and issuer_signed(root, issuer)
-                    and issuer_signed(root, root)
-                ):
-                    return [issuer, root]
-            return None
-    return None
-
-
 def _write_ca(folder: Path, certificate: x509.Certificate) -> str:
     """Save an authority CA certificate (PEM .cer, as OpenSSL and Windows both read it)."""
     from cryptography.x509.oid import NameOID
@@ -870,3 +877,7 @@ def _write_ca(folder: Path, certificate: x509.Certificate) -> str:
 
 def _folder(folder: Path) -> Path:
     return resolve_path(user_path(folder))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents

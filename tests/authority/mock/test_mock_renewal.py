@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from mock_support import unb64, wrong_code
 
@@ -47,6 +48,23 @@ async def test_info_names_the_demo_authority_and_its_chain(desk):
         assert ca.signature_algorithm_oid.dotted_string == oids.GOST2015_512_SIGNATURE
         assert describe(ca).scheme is Scheme.GOST2015 and describe(ca).is_ca
     assert "pkcs12" in info["storages"] and "kaztoken" in info["storages"]
+
+
+async def test_info_names_the_issuers_whose_certificates_it_renews(desk, tmp_path, throwaway_ca):
+    # Its DEMO CAs in demo mode, and the CAs it was told to trust (QOLTANBA_TRUST, --trust).
+    folder = tmp_path / "trusted"
+    folder.mkdir()
+    extra = throwaway_ca.cert.public_bytes(serialization.Encoding.DER)
+    (folder / "extra.cer").write_bytes(extra)
+    demo = await desk(trusted=[folder])
+    info = (await demo.client.get("/v1/authority")).json()
+    accepted = [unb64(c) for c in info["accepted_issuers"]]
+    engine = demo.authority
+    demo_cas = [engine.issuing.der, engine.gost_issuing.der, engine.root.der, engine.gost_root.der]
+    assert accepted == [*demo_cas, extra]
+    strict = await desk(demo=False, trusted=[folder])
+    info = (await strict.client.get("/v1/authority")).json()
+    assert [unb64(c) for c in info["accepted_issuers"]] == [extra]
 
 
 async def test_demo_holders_get_current_certificates_in_the_nca_profile(desk):

@@ -218,6 +218,8 @@ class MockAuthority:
             "demo": self.demo,
             "schemes": list(self.settings.schemes),
             "ca_certificates": [b64(der) for der in self.chain],
+            # Whose current certificates it renews: its DEMO CAs (demo mode) and the configured.
+            "accepted_issuers": [b64(_der(ca)) for ca in self.trust.anchors],
             "storages": [FILE_STORAGE, *TOKEN_STORAGES],
         }
 
