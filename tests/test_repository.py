@@ -67,3 +67,15 @@ def test_ruff_is_clean():
         [ruff, "check", "wizard", "tests"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean():
+    """mypy is configured in pyproject.toml and kept clean on the package, as ruff is."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "wizard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from wizard import __version__
 from wizard.errors import PasswordUndecodable, QoltanbaError, UsageError
@@ -666,9 +666,9 @@ def main(
     argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     global _notices
-    out = _SafeText(out or sys.stdout)
-    err = _SafeText(err or sys.stderr)
-    _notices = err  # type: ignore[assignment]
+    out = cast(TextIO, _SafeText(out or sys.stdout))
+    err = cast(TextIO, _SafeText(err or sys.stderr))
+    _notices = err
     argv = list(sys.argv[1:] if argv is None else argv)
     lang = _early_language(argv) or detect_language()
     as_json = "--json" in argv

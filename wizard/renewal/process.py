@@ -590,7 +590,10 @@ class Renewer:
         )
         signer = current.signer
         signed = cms.sign(
-            document, signer.private_key, signer.contents.certificates[0], signing_time=self.clock()
+            document,
+            _usable_key(signer),
+            signer.contents.certificates[0],
+            signing_time=self.clock(),
         )
         return self.journal.advance(renewal, S.SIGNED, application_cms=_b64(signed))
 
@@ -607,7 +610,7 @@ class Renewer:
             challenge = await self.authority.challenge()
             signed = cms.sign(
                 challenge,
-                auth.private_key,
+                _usable_key(auth),
                 auth.contents.certificates[0],
                 signing_time=self.clock(),
             )
@@ -829,8 +832,8 @@ class Renewer:
             certificate = load_certificate(der)
             expiry = certificate.not_valid_after_utc
             not_after = expiry if not_after is None else min(not_after, expiry)
-            path = verify_chain(certificate, cas, anchors, now) or []
-            chain += [c for c in path if c not in chain]
+            above = verify_chain(certificate, cas, anchors, now) or []
+            chain += [c for c in above if c not in chain]
         # The CA certificates the new ones chain to (issuing, root): an authority issuing more
         # than one scheme publishes more CAs than this holder needs.
         for ca in sorted(chain, key=lambda c: c.subject == c.issuer):
@@ -881,3 +884,10 @@ def _folder(folder: Path) -> Path:
 
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
+
+
+def _usable_key(store: KeyStore) -> KeyPair:
+    """The store's private key; current_keys() already refused a store whose key cannot be used."""
+    if store.private_key is None:
+        raise NotRenewable(reason="algorithm_not_supported")
+    return store.private_key
