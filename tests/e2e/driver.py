@@ -3,6 +3,7 @@ no browser download). Names come from the catalogues, so one scenario runs in ev
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -32,6 +33,8 @@ URL_LINE = re.compile(r"(http://127\.0\.0\.1:\d+/)")
 
 DESKTOP = {"width": 1100, "height": 900}  # viewports: a laptop, and a phone
 PHONE = {"width": 360, "height": 800}
+# A kept screenshot with more of one colour than this is blank (FLET.md: a defect).
+BLANK = 0.99
 
 
 def chromium_path() -> str | None:
@@ -237,12 +240,42 @@ class WizardPage:
         self._shot_number += 1
         self.shots.mkdir(parents=True, exist_ok=True)
         path = self.shots / f"{self._shot_number:02d}-{name}.png"
-        self.page.evaluate(
-            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+        # The viewport only: a full-page capture resizes Flutter's canvas and catches it blank.
+        for _ in range(4):
+            self.page.evaluate(
+                "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+            )
+            self.page.wait_for_timeout(600)  # the frame lags the semantics tree
+            image = self.page.screenshot()
+            if self.plain_fraction(image) <= BLANK:
+                path.write_bytes(image)
+                return path
+        path.write_bytes(image)
+        raise AssertionError(f"the screenshot {path.name} stays blank (one colour)")
+
+    def plain_fraction(self, png: bytes) -> float:
+        """The share of the image's pixels that have its most common colour (decoded by the
+        browser itself: no imaging library needed)."""
+        return self.page.evaluate(
+            """async (b64) => {
+                const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                const bitmap = await createImageBitmap(new Blob([bytes], {type: "image/png"}));
+                const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+                const context = canvas.getContext("2d");
+                context.drawImage(bitmap, 0, 0);
+                const data = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+                const counts = new Map();
+                let most = 0;
+                for (let i = 0; i < data.length; i += 4) {
+                    const key = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+                    const n = (counts.get(key) || 0) + 1;
+                    counts.set(key, n);
+                    if (n > most) most = n;
+                }
+                return most / (data.length / 4);
+            }""",
+            base64.b64encode(png).decode("ascii"),
         )
-        self.page.wait_for_timeout(600)  # the frame lags the semantics tree
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
 
 
 # --- the steps of a renewal, shared by the scenarios ---------------------------------------------
