@@ -345,7 +345,7 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
             raise
         finally:
             for key, params in renewer.notices:
-                print(f"qoltanba: {translate(key, lang, **params)}", file=_notices)
+                _say(translate(key, lang, **params))
     folder = Path(renewal.data["folder"])
     return {
         "application": renewal.application,
@@ -373,8 +373,7 @@ def _say_set_aside(journal, lang: str) -> None:
     aside = journal.set_aside
     if aside is not None:
         files = ", ".join(str(p) for p in aside.pending_files) or "-"
-        message = translate("notice.journal_set_aside", lang, path=str(aside.path), files=files)
-        print(f"qoltanba: {message}", file=_notices)
+        _say(translate("notice.journal_set_aside", lang, path=str(aside.path), files=files))
 
 
 def _journal_for_reading():
@@ -626,9 +625,14 @@ def one_line(text: str) -> str:
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
+def _say(message: str, err: TextIO | None = None) -> None:
+    """One ``qoltanba: `` line on stderr (errors and notices alike), made safe by one_line."""
+    print(f"qoltanba: {one_line(message)}", file=err or _notices)
+
+
 def _fail(error: QoltanbaError, lang: str, as_json: bool, out: TextIO, err: TextIO) -> int:
     message = one_line(error.message(lang))
-    print(f"qoltanba: {message}", file=err)
+    _say(message, err)
     if as_json:
         report: dict[str, Any] = {"error": error.code, "message": message}
         if error.params.get("application"):
@@ -686,7 +690,7 @@ def main(
     except QoltanbaError as error:
         return _fail(error, lang, as_json, out, err)
     except KeyboardInterrupt:
-        print(f"qoltanba: {translate('cli.interrupted', lang)}", file=err)
+        _say(translate("cli.interrupted", lang), err)
         return 130
     except Exception as unexpected:  # the last resort: one line, and a report without secrets
         from wizard.reports import internal_error

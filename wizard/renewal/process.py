@@ -224,14 +224,6 @@ def normal_details(details: RenewalDetails) -> RenewalDetails:
     return replace(details, email=email, locality=locality)
 
 
-def check_details(details: RenewalDetails) -> None:
-    normal_details(details)
-
-
-def _live_pending_names(journal: RenewalJournal) -> set[str]:
-    return {name for r in journal.all() if not r.state.finished for name in _pending_names(r)}
-
-
 def _pending_names(renewal: Renewal) -> list[str]:
     keys = renewal.data.get("keys")
     return [str(entry.get("file")) for entry in keys.values()] if isinstance(keys, dict) else []
@@ -242,10 +234,11 @@ def sweep_folder(journal: RenewalJournal, folder: Path, renewal: Renewal | None 
     killed write, the pending keys of renewals that ended, and the pending keys ``renewal`` wrote
     just before a kill could record them. A pending key nobody in this journal knows of is never
     touched (it may be a lost journal's only copy of a submitted renewal's key)."""
-    live = _live_pending_names(journal)
+    renewals = journal.all()
+    live = {name for r in renewals if not r.state.finished for name in _pending_names(r)}
     ended = {
         name
-        for r in journal.all()
+        for r in renewals
         if r.state.finished and r.folder == folder
         for name in _pending_names(r)
     }
@@ -283,13 +276,22 @@ def cancel(journal: RenewalJournal, renewal: Renewal, *, home: Path | None = Non
         if renewal.state.finished or renewal.state is S.INSTALLED:
             raise UsageError("cancel_finished", state=renewal.state.value)
         submitted = renewal.state not in BEFORE_SUBMISSION
-        ended = journal.advance(renewal, S.CANCELLED, cancelled_after_submission=submitted)
-        removed = _discard_pending(journal, ended)
+        ended, removed = end_without_keys(
+            journal, renewal, S.CANCELLED, cancelled_after_submission=submitted
+        )
     return Cancelled(renewal=ended, application=ended.application, removed=removed)
 
 
-def _discard_pending(journal: RenewalJournal, renewal: Renewal) -> tuple[str, ...]:
-    """The pending new keys of a renewal that ended without new stores: of no use any more."""
+def end_without_keys(
+    journal: RenewalJournal, renewal: Renewal, state: RenewalState, **data: Any
+) -> tuple[Renewal, tuple[str, ...]]:
+    """End a renewal that will never have new stores (cancelled, rejected, lapsed, refused): the
+    state recorded with ``data``, then its pending new keys removed (of no use any more)."""
+    ended = journal.advance(renewal, state, **data)
+    return ended, _discard_pending(ended)
+
+
+def _discard_pending(renewal: Renewal) -> tuple[str, ...]:
     folder = renewal.folder
     if folder is None:
         return ()
@@ -687,9 +689,7 @@ class Renewer:
         return await self._follow(renewal, current, status)
 
     def _rejected(self, renewal: Renewal, reason: str, state: RenewalState = S.REJECTED) -> Renewal:
-        ended = self.journal.advance(renewal, state, reason=reason)
-        _discard_pending(self.journal, ended)
-        return ended
+        return end_without_keys(self.journal, renewal, state, reason=reason)[0]
 
     async def _wait(self, renewal: Renewal, current: CurrentKeys) -> Renewal:
         """Poll the application's status, honouring retry hints, for at most max_wait."""
@@ -730,7 +730,8 @@ class Renewer:
             except CertificateRefused as error:
                 # Nothing is installed, and this renewal ends here, the evidence kept: the same
                 # command then files a new application instead of refusing forever.
-                ended = self.journal.advance(
+                ended, _ = end_without_keys(
+                    self.journal,
                     renewal,
                     S.REFUSED,
                     refused=str(error.params.get("detail", "")),
@@ -739,7 +740,6 @@ class Renewer:
                         for c in issued.certificates
                     ],
                 )
-                _discard_pending(self.journal, ended)
                 error.params["application"] = ended.application
                 raise
             chain = [_b64(c) for c in issued.chain]
