@@ -243,3 +243,34 @@ def test_the_command_lists_broken_plug_ins_with_their_reasons(tmp_path):
     assert chosen.stderr.strip() == (
         "qoltanba: The authority adapter sulky cannot be used: plug in the token first"
     )
+
+
+def test_an_adapter_that_crashes_or_makes_junk_on_opening_is_said_as_its_own_failure(tmp_path):
+    """A hostile tester's case: an adapter's bug is exit 2 naming the adapter, not Qoltanba's
+    last-resort report (which tells the person to write to Qoltanba's developers)."""
+    from wizard.authority.adapters import AuthorityAdapter, OpenOptions, Resolved
+    from wizard.errors import UsageError
+
+    class Crashing(AuthorityAdapter):
+        title = "crashing"
+
+        def open(self, spec, options):
+            raise ZeroDivisionError("SECRET=hunter2")
+
+    class Junk(AuthorityAdapter):
+        title = "junk"
+
+        def open(self, spec, options):
+            return 42
+
+    options = OpenOptions(home=tmp_path)
+    with pytest.raises(UsageError) as crashed:
+        Resolved("crashing", "crashing", Crashing()).open(options)
+    assert crashed.value.code == "authority_open_failed" and crashed.value.exit_code == 2
+    assert "ZeroDivisionError" in crashed.value.message("ru") and "hunter2" not in str(
+        crashed.value.message("en")
+    )
+    with pytest.raises(UsageError) as junk:
+        Resolved("junk", "junk", Junk()).open(options)
+    assert junk.value.code == "authority_not_an_authority"
+    assert "junk" in junk.value.message("kk")

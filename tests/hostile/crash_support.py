@@ -157,7 +157,10 @@ class Hook:
         real_fsync = os.fsync
 
         def hooked_write_new_file(folder, name, data):
-            with hook.point("file", file_label(name)):
+            label = file_label(name)
+            if Path(folder).name == "revocation":  # the revocation cache in the home
+                label = f"revocation/{label}"
+            with hook.point("file", label):
                 if hook.wants("partial"):
                     os.fsync = _half_then_kill(Path(folder), name, len(data), real_fsync)
                 try:

@@ -15,6 +15,7 @@ from wizard.renewal.journal import (
     RenewalState,
     StaleRenewal,
 )
+from wizard.renewal.record import Details, Origin
 
 S = RenewalState
 HAPPY_PATH = [
@@ -46,12 +47,13 @@ def test_every_state_has_a_row_and_finished_states_lead_nowhere():
 
 
 def test_happy_path_is_allowed_and_recorded(journal):
-    renewal = journal.start(("a" * 64,), "demo", scheme="RSA")
+    renewal = journal.start(("a" * 64,), "demo", Origin(scheme="RSA"))
     for state in HAPPY_PATH:
         renewal = journal.advance(renewal, state)
     assert renewal.state is S.DONE
     stored = journal.get(renewal.id)
-    assert stored.state is S.DONE and stored.data == {"scheme": "RSA"}
+    assert stored.state is S.DONE and stored.record.origin == Origin(scheme="RSA")
+    assert stored.record == renewal.record
     events = journal.events(renewal.id)
     assert events[0] == (None, "checked")
     assert [to for _, to in events[1:]] == [s.value for s in HAPPY_PATH]
@@ -94,7 +96,7 @@ def test_an_illegal_transition_raises_and_changes_nothing(journal, path, illegal
         renewal = journal.advance(renewal, state)
     before = journal.get(renewal.id)
     with pytest.raises(IllegalTransition):
-        journal.advance(renewal, illegal, note="x")
+        journal.advance(renewal, illegal, application="x")
     after = journal.get(renewal.id)
     assert after == before
     assert len(journal.events(renewal.id)) == len(path) + 1
@@ -122,19 +124,22 @@ def test_pending_renewal_found_by_any_current_certificate(journal):
 
 def test_survives_a_new_journal_object(journal, tmp_path):
     renewal = journal.start(("g" * 64,), "http://127.0.0.1:8410")
-    renewal = journal.advance(renewal, S.DETAILED, email="a@b.kz", application=None)
+    details = Details(email="a@b.kz", locality="Алматы")
+    renewal = journal.advance(renewal, S.DETAILED, details=details, application=None)
     again = RenewalJournal(journal.path)
     assert again.get(renewal.id) == renewal
     assert stat.S_IMODE(journal.path.stat().st_mode) == 0o600
 
 
-@pytest.mark.parametrize("key", ["password", "new_password", "private_key", "PrivateKeyInfo"])
-def test_secrets_are_never_written(journal, key):
+@pytest.mark.parametrize(
+    "key", ["password", "new_password", "private_key", "PrivateKeyInfo", "emial"]
+)
+def test_nothing_but_the_record_is_written(journal, key):
     renewal = journal.start(("h" * 64,), "demo")
     with pytest.raises(ValueError):
         journal.advance(renewal, S.DETAILED, **{key: "Secret123"})
     with pytest.raises(ValueError):
-        journal.start(("i" * 64,), "demo", **{key: "Secret123"})
+        journal.record(renewal, **{key: "Secret123"})
     dump = "\n".join(sqlite3.connect(journal.path).iterdump())
     assert "Secret123" not in dump
     assert journal.get(renewal.id).state is S.CHECKED

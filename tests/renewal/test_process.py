@@ -194,7 +194,8 @@ def test_a_bad_certificate_from_the_authority_is_never_installed(setup, tmp_path
     assert not out.exists() or not list(out.iterdir())
     refused = setup.journal.all()[0]
     assert refused.state is RenewalState.REFUSED  # ended, not stuck: the evidence is kept
-    assert refused.data["refused"] == problem and refused.data["refused_certificates"]
+    ending = refused.record.ending
+    assert ending is not None and ending.refused == problem and ending.refused_certificates
     # the same command now starts afresh and files a new application
     setattr(setup.app.state.faults, fault, 0)
     done = setup.renew(stores, out)

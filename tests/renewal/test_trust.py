@@ -7,8 +7,8 @@ recorded is held to the same policy when its certificates arrive."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -144,7 +144,8 @@ def test_the_anchors_are_recorded_before_submitting(tmp_path, demo_app):
     (renewal,) = setup.journal.all()
     assert renewal.state is RenewalState.AWAITING_CODE and renewal.application
     engine = demo_app.state.authority
-    recorded = [base64.b64decode(a) for a in renewal.data["anchors"]]
+    assert renewal.record.submission is not None
+    recorded = list(renewal.record.submission.anchors or ())
     assert recorded == [engine.root.der, engine.gost_root.der]
 
 
@@ -159,7 +160,9 @@ def test_a_renewal_submitted_before_anchors_were_recorded_is_held_to_the_policy(
     with pytest.raises(UsageError):
         setup.renew(stores, stop_at_the_code=True)
     (renewal,) = setup.journal.all()
-    setup.journal.record(renewal, anchors=None, demo=demo)
+    assert renewal.record.submission is not None
+    older = replace(renewal.record.submission, anchors=None, demo=demo)
+    setup.journal.record(renewal, submission=older)
     if demo:
         assert setup.renew(stores).state is RenewalState.DONE
         return

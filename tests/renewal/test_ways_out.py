@@ -15,6 +15,7 @@ import sys
 import textwrap
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,7 @@ from wizard.renewal.process import (
     normal_details,
     normal_email,
 )
+from wizard.renewal.record import Origin
 
 S = RenewalState
 FP = ("ab" * 32,)
@@ -145,10 +147,13 @@ def test_a_renewal_stopped_on_bad_details_continues_with_corrected_ones(setup, t
             return renewal
 
     stopped = asyncio.run(go("aigerim@example.kz", S.KEYS_SAVED))
-    setup.journal.record(stopped, email="айгерим@почта.кз")  # what the old version recorded
+    assert stopped.record.details is not None
+    old = replace(stopped.record.details, email="айгерим@почта.кз")  # what an old version recorded
+    setup.journal.record(stopped, details=old)
     done = asyncio.run(go("aigerim@почта.кз"))
     assert done.id == stopped.id and done.state is S.DONE
-    assert done.data["email"] == "aigerim@xn--80a1acny.xn--g1af"
+    assert done.record.details is not None
+    assert done.record.details.email == "aigerim@xn--80a1acny.xn--g1af"
 
 
 # --- one renewal at a time ------------------------------------------------------------------
@@ -215,7 +220,7 @@ def test_check_and_start_is_one_transaction(tmp_path):
 
     def start():
         journal = RenewalJournal(journal_path)
-        results.append(journal.start_or_resume(FP, "demo", folder=str(tmp_path / "x")))
+        results.append(journal.start_or_resume(FP, "demo", Origin(folder=tmp_path / "x")))
 
     threads = [threading.Thread(target=start) for _ in range(8)]
     for thread in threads:
@@ -313,7 +318,8 @@ def test_cancel_after_submission_keeps_the_application_number(setup, tmp_path):
     assert outcome.application == waiting.application
     ended = setup.journal.get(waiting.id)
     assert ended.state is S.CANCELLED and ended.application == waiting.application
-    assert ended.data["cancelled_after_submission"] is True
+    assert ended.record.ending is not None
+    assert ended.record.ending.cancelled_after_submission is True
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -390,8 +396,8 @@ def test_a_pending_key_no_renewal_knows_is_never_deleted(setup, tmp_path):
 def test_a_damaged_journal_is_set_aside_never_deleted(tmp_path, damage):
     path = tmp_path / "home" / "journal.sqlite3"
     journal = RenewalJournal(path)
-    keep = journal.start(("aa" * 32,), "demo", folder=str(tmp_path / "a"))
-    bad = journal.start(("bb" * 32,), "demo", folder=str(tmp_path / "b"))
+    keep = journal.start(("aa" * 32,), "demo", Origin(folder=tmp_path / "a"))
+    bad = journal.start(("bb" * 32,), "demo", Origin(folder=tmp_path / "b"))
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "PENDING_AUTH_x.p8").write_bytes(b"k")
     journal.close()
@@ -402,7 +408,7 @@ def test_a_damaged_journal_is_set_aside_never_deleted(tmp_path, damage):
     else:
         db = sqlite3.connect(path)
         folder = str(tmp_path / "b")
-        broken = '{"folder": "' + folder + '", "keys": {'  # cut short: not JSON any more
+        broken = '{"v": 2, "origin": {"folder": "' + folder + '", "keys": {'  # cut: not JSON
         column, value = ("state", "bogus") if damage == "unknown_state" else ("data", broken)
         db.execute(f"UPDATE renewals SET {column} = ? WHERE id = ?", (value, bad.id))  # noqa: S608
         db.commit()

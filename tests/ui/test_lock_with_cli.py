@@ -70,7 +70,7 @@ def _renew(argv: list[str]) -> tuple[int, str]:
 def _journal_rows(home: Path) -> list[tuple]:
     journal = RenewalJournal(home / "journal.sqlite3")
     try:
-        return [(r.id, r.state.value, r.updated_at, r.data) for r in journal.all()]
+        return [(r.id, r.state.value, r.updated_at, r.record) for r in journal.all()]
     finally:
         journal.close()
 
@@ -119,7 +119,7 @@ def test_the_cli_holding_the_lock_makes_the_wizard_say_busy_and_change_nothing(
     assert error.text("en") == busy and actions == ("retry", "home")
     assert after == before and len(before) == 1  # the wizard changed nothing
     assert code == 2 and translate("error.otp_unavailable", "en") in said
-    assert m.screen == "code" and m.application == before[0][3]["application"]
+    assert m.screen == "code" and m.application == before[0][3].application
 
 
 def test_the_wizard_holding_the_lock_makes_the_cli_exit_11(tmp_path, monkeypatch):
@@ -145,4 +145,4 @@ def test_the_wizard_holding_the_lock_makes_the_cli_exit_11(tmp_path, monkeypatch
     assert after == before  # the CLI changed nothing
     assert done_code == 0, done_said  # then the CLI finishes that same renewal
     [renewal] = RenewalJournal(tmp_path / "journal.sqlite3").all()
-    assert renewal.state.value == "done" and renewal.application == before[0][3]["application"]
+    assert renewal.state.value == "done" and renewal.application == before[0][3].application

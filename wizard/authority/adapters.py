@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from wizard.authority.interface import Authority
-from wizard.errors import UsageError
+from wizard.errors import QoltanbaError, UsageError
 
 GROUP = "qoltanba.authorities"
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
@@ -165,13 +165,16 @@ class Resolved:
         return tuple(self.adapter.roots())
 
     def open(self, options: OpenOptions) -> Authority:
-        authority = self.adapter.open(self.spec, options)
-        if not isinstance(authority, Authority):
+        try:
+            authority = self.adapter.open(self.spec, options)
+        except QoltanbaError:
+            raise
+        except Exception as exc:  # the adapter's own bug: said as its failure, not Qoltanba's
             raise UsageError(
-                "authority_unusable",
-                name=self.name,
-                reason=Unusable("not_an_authority").message("en"),
-            )
+                "authority_open_failed", name=self.name, detail=type(exc).__name__
+            ) from exc
+        if not isinstance(authority, Authority):
+            raise UsageError("authority_not_an_authority", name=self.name)
         return authority
 
 

@@ -7,6 +7,8 @@ transition, with an optimistic check that the state is still the one the caller 
 
 The journal never holds a password or an unencrypted key: only public material (requests, the
 signed application, certificates), the application number and the paths of the encrypted files.
+What it holds is typed (`record.Record`); this module alone turns it to and from JSON, and migrates
+what older versions wrote (schema 1: one flat JSON object) when it opens a journal.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import stat
 import threading
 import uuid
 import weakref
+from base64 import b64decode, b64encode
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from wizard.errors import (
     IllegalTransition,
@@ -35,6 +38,18 @@ from wizard.errors import (
     NoSpace,
     RenewalBusy,
     StaleRenewal,
+)
+from wizard.renewal.record import (
+    RECORD_FIELDS,
+    Confirmation,
+    Details,
+    Ending,
+    Installed,
+    Issued,
+    Origin,
+    PendingKey,
+    Record,
+    Submission,
 )
 
 
@@ -95,9 +110,33 @@ TRANSITIONS: dict[RenewalState, frozenset[RenewalState]] = {
 }
 
 
+class Step(NamedTuple):
+    """What carries a renewal out of a state: the Renewer's method ``name``; ``remote`` when it
+    talks to the authority (bounded by the run's deadline), else offline (run off the UI loop)."""
+
+    name: str
+    remote: bool
+
+
+# state -> its one step (beside TRANSITIONS: where the step may lead). Finished states have none.
+STEPS: dict[RenewalState, Step] = {
+    S.CHECKED: Step("record_details", remote=False),
+    S.DETAILED: Step("save_new_keys", remote=False),
+    S.KEYS_SAVED: Step("build_requests", remote=False),
+    S.REQUESTS_BUILT: Step("sign_application", remote=False),
+    S.SIGNED: Step("submit", remote=True),
+    S.SUBMITTED: Step("wait", remote=True),
+    S.AWAITING_CODE: Step("confirm", remote=True),
+    S.AWAITING_HEAD: Step("wait", remote=True),
+    S.PROCESSING: Step("wait", remote=True),
+    S.ISSUED: Step("install", remote=False),
+    S.INSTALLED: Step("finish", remote=False),
+}
+
+
 @dataclass(frozen=True)
 class Renewal:
-    """One renewal as the journal keeps it. ``data`` holds JSON-able public facts only."""
+    """One renewal as the journal keeps it: its identity and state, and its typed ``record``."""
 
     id: str
     state: RenewalState
@@ -105,16 +144,15 @@ class Renewal:
     authority: str  # "demo" or the authority's URL
     created_at: datetime
     updated_at: datetime
-    data: dict[str, Any] = field(default_factory=dict)
+    record: Record = field(default_factory=Record)
 
     @property
     def application(self) -> str | None:
-        return self.data.get("application")
+        return self.record.application
 
     @property
     def folder(self) -> Path | None:
-        folder = self.data.get("folder")
-        return Path(folder) if folder else None
+        return self.record.origin.folder
 
 
 def _now() -> datetime:
@@ -139,13 +177,14 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 
-_FORBIDDEN_KEYS = ("password", "private")
+SCHEMA_VERSION = 2  # PRAGMA user_version; 0 or 1: rows of schema 1, migrated on opening
 
 
-def _check_public(data: dict[str, Any]) -> None:
-    """Refuse to persist anything named like a secret: the journal holds public facts only."""
-    for key in data:
-        if any(word in key.lower() for word in _FORBIDDEN_KEYS):
+def _check_fields(changes: dict[str, Any]) -> None:
+    """Only the record's own fields are recorded: nothing else (a password, a private key, a
+    misspelt field) can reach the journal."""
+    for key in changes:
+        if key not in RECORD_FIELDS:
             raise ValueError(f"the journal never stores {key!r}")
 
 
@@ -191,13 +230,277 @@ def _parse_row(row: tuple) -> Renewal:
             authority=str(authority),
             created_at=datetime.fromisoformat(created),
             updated_at=datetime.fromisoformat(updated),
-            data=json.loads(data),
+            record=record_from_json(json.loads(data)),
         )
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise _Damaged(str(exc)) from exc
-    if not isinstance(renewal.data, dict) or renewal.created_at.tzinfo is None:
-        raise _Damaged("data")
+    if renewal.created_at.tzinfo is None:
+        raise _Damaged("created_at")
     return renewal
+
+
+# --- the record as JSON (this module only) ---------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return b64encode(data).decode("ascii")
+
+
+def _bytes(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError("base64 text expected")
+    return b64decode(value, validate=True)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("text expected")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise TypeError("list expected")
+    return tuple(_text(v) for v in value)
+
+
+def _blobs(value: Any) -> tuple[bytes, ...]:
+    if not isinstance(value, list):
+        raise TypeError("list expected")
+    return tuple(_bytes(v) for v in value)
+
+
+def _by_usage(value: Any) -> tuple[tuple[str, bytes], ...]:
+    if not isinstance(value, dict):
+        raise TypeError("object expected")
+    return tuple(sorted((_text(k), _bytes(v)) for k, v in value.items()))
+
+
+def _int(value: Any, *, optional: bool = False) -> int | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("integer expected")
+    return value
+
+
+def _section(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError("object expected")
+    return value
+
+
+def record_to_json(record: Record) -> dict[str, Any]:
+    """The record as schema 2's JSON object."""
+    origin = record.origin
+    out: dict[str, Any] = {
+        "v": SCHEMA_VERSION,
+        "origin": {
+            "scheme": origin.scheme,
+            "subject": _b64(origin.subject),
+            "folder": str(origin.folder) if origin.folder is not None else None,
+            "current_files": list(origin.current_files),
+            "token": origin.token,
+        },
+        "details": None,
+        "keys": [
+            {"usage": k.usage, "spki": _b64(k.spki), "file": k.file, "token_object": k.token_object}
+            for k in record.keys
+        ],
+        "requests": {usage: _b64(der) for usage, der in record.requests},
+        "application_cms": _b64(record.application_cms) if record.application_cms else None,
+        "application": record.application,
+        "submission": None,
+        "confirmation": {
+            "code_attempts": record.confirmation.code_attempts,
+            "attempts_left": record.confirmation.attempts_left,
+        },
+        "issued": None,
+        "installed": None,
+        "ending": None,
+    }
+    if record.details is not None:
+        d = record.details
+        out["details"] = {"email": d.email, "locality": d.locality, "storage": d.storage}
+    if record.submission is not None:
+        sub = record.submission
+        out["submission"] = {
+            "ca_certificates": [_b64(c) for c in sub.ca_certificates],
+            "anchors": None if sub.anchors is None else [_b64(c) for c in sub.anchors],
+            "authority_display": sub.authority_display,
+            "demo": sub.demo,
+        }
+    if record.issued is not None:
+        out["issued"] = {
+            "certificates": {usage: _b64(der) for usage, der in record.issued.certificates},
+            "chain": [_b64(c) for c in record.issued.chain],
+        }
+    if record.installed is not None:
+        not_after = record.installed.not_after
+        out["installed"] = {
+            "files": list(record.installed.files),
+            "not_after": not_after.isoformat() if not_after else None,
+        }
+    if record.ending is not None:
+        e = record.ending
+        out["ending"] = {
+            "reason": e.reason,
+            "refused": e.refused,
+            "refused_certificates": {usage: _b64(der) for usage, der in e.refused_certificates},
+            "cancelled_after_submission": e.cancelled_after_submission,
+        }
+    return out
+
+
+def record_from_json(data: Any) -> Record:
+    """Schema 2's object, or schema 1's flat one (migrated); TypeError/ValueError when damaged."""
+    if not isinstance(data, dict):
+        raise TypeError("object expected")
+    version = data.get("v", 1)
+    if version == 1:
+        return _record_from_schema_1(data)
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"record schema {version!r}")
+    o = _section(data["origin"]) or {}
+    folder = _optional_text(o.get("folder"))
+    record = Record(
+        origin=Origin(
+            scheme=_text(o.get("scheme", "")),
+            subject=_bytes(o.get("subject", "")),
+            folder=Path(folder) if folder else None,
+            current_files=_texts(o.get("current_files", [])),
+            token=_text(o.get("token", "")),
+        ),
+        keys=tuple(
+            PendingKey(
+                usage=_text(k["usage"]),
+                spki=_bytes(k["spki"]),
+                file=_text(k.get("file", "")),
+                token_object=_text(k.get("token_object", "")),
+            )
+            for k in data.get("keys", [])
+        ),
+        requests=_by_usage(data.get("requests", {})),
+        application_cms=_bytes(data["application_cms"]) if data.get("application_cms") else None,
+        application=_optional_text(data.get("application")),
+    )
+    if (d := _section(data.get("details"))) is not None:
+        details = Details(_text(d["email"]), _text(d["locality"]), _text(d["storage"]))
+        record = replace(record, details=details)
+    if (sub := _section(data.get("submission"))) is not None:
+        anchors = sub.get("anchors")
+        submission = Submission(
+            ca_certificates=_blobs(sub["ca_certificates"]),
+            anchors=None if anchors is None else _blobs(anchors),
+            authority_display=_text(sub.get("authority_display", "")),
+            demo=bool(sub.get("demo", False)),
+        )
+        record = replace(record, submission=submission)
+    if (c := _section(data.get("confirmation"))) is not None:
+        confirmation = Confirmation(
+            code_attempts=_int(c.get("code_attempts", 0)) or 0,
+            attempts_left=_int(c.get("attempts_left"), optional=True),
+        )
+        record = replace(record, confirmation=confirmation)
+    if (i := _section(data.get("issued"))) is not None:
+        issued = Issued(certificates=_by_usage(i["certificates"]), chain=_blobs(i.get("chain", [])))
+        record = replace(record, issued=issued)
+    if (n := _section(data.get("installed"))) is not None:
+        not_after = _optional_text(n.get("not_after"))
+        installed = Installed(
+            files=_texts(n["files"]),
+            not_after=datetime.fromisoformat(not_after) if not_after else None,
+        )
+        record = replace(record, installed=installed)
+    if (e := _section(data.get("ending"))) is not None:
+        ending = Ending(
+            reason=_text(e.get("reason", "")),
+            refused=_text(e.get("refused", "")),
+            refused_certificates=_by_usage(e.get("refused_certificates", {})),
+            cancelled_after_submission=bool(e.get("cancelled_after_submission", False)),
+        )
+        record = replace(record, ending=ending)
+    return record
+
+
+def _record_from_schema_1(data: dict[str, Any]) -> Record:
+    """Schema 1 (Qoltanba before the typed record): one flat object of what each step added."""
+    folder = _optional_text(data.get("folder"))
+    keys = data.get("keys") or {}
+    if not isinstance(keys, dict):
+        raise TypeError("keys")
+    record = Record(
+        origin=Origin(
+            scheme=_text(data.get("scheme", "")),
+            subject=_bytes(data.get("subject", "")),
+            folder=Path(folder) if folder else None,
+            current_files=_texts(data.get("current_files", [])),
+        ),
+        keys=tuple(
+            PendingKey(usage=_text(usage), spki=_bytes(entry["spki"]), file=_text(entry["file"]))
+            for usage, entry in sorted(keys.items())
+        ),
+        requests=_by_usage(data.get("requests") or {}),
+        application_cms=_bytes(data["application_cms"]) if data.get("application_cms") else None,
+        application=_optional_text(data.get("application")),
+        confirmation=Confirmation(
+            code_attempts=_int(data.get("code_attempts", 0)) or 0,
+            attempts_left=_int(data.get("attempts_left"), optional=True),
+        ),
+    )
+    if "email" in data:
+        details = Details(
+            email=_text(data["email"]),
+            locality=_text(data.get("locality", "")),
+            storage=_text(data.get("storage", "pkcs12")),
+        )
+        record = replace(record, details=details)
+    if "ca_certificates" in data:
+        anchors = data.get("anchors")
+        submission = Submission(
+            ca_certificates=_blobs(data["ca_certificates"]),
+            anchors=None if anchors is None else _blobs(anchors),
+            authority_display=_text(data.get("authority_display") or ""),
+            demo=bool(data.get("demo", False)),
+        )
+        record = replace(record, submission=submission)
+    if "certificates" in data:
+        issued = Issued(
+            certificates=_by_usage(data["certificates"]), chain=_blobs(data.get("chain") or [])
+        )
+        record = replace(record, issued=issued)
+    if "files" in data:
+        not_after = _optional_text(data.get("not_after"))
+        installed = Installed(
+            files=_texts(data["files"]),
+            not_after=datetime.fromisoformat(not_after) if not_after else None,
+        )
+        record = replace(record, installed=installed)
+    ended = ("reason", "refused", "refused_certificates", "cancelled_after_submission")
+    if any(key in data for key in ended):
+        refused = data.get("refused_certificates") or []
+        if not isinstance(refused, list):
+            raise TypeError("refused_certificates")
+        ending = Ending(
+            reason=_text(data.get("reason") or ""),
+            refused=_text(data.get("refused") or ""),
+            refused_certificates=tuple(
+                (_text(c["usage"]), _bytes(c["certificate"])) for c in refused
+            ),
+            cancelled_after_submission=bool(data.get("cancelled_after_submission", False)),
+        )
+        record = replace(record, ending=ending)
+    return record
+
+
+def _record_text(record: Record) -> str:
+    return json.dumps(record_to_json(record))
 
 
 @dataclass(frozen=True)
@@ -265,6 +568,7 @@ class RenewalJournal:
         try:
             self._create()
             self._check_rows()
+            self._migrate()
         except (sqlite3.DatabaseError, _Damaged) as exc:
             if isinstance(exc, sqlite3.OperationalError) and _no_space(exc):
                 raise NoSpace("output_no_space", path=str(self.path.parent)) from exc
@@ -305,6 +609,23 @@ class RenewalJournal:
             rows = db.execute("SELECT * FROM renewals").fetchall()
         for row in rows:
             _parse_row(row)
+
+    def _migrate(self) -> None:
+        """Rewrite schema 1's rows as schema 2 in one transaction (they read as the same record),
+        then mark the file: a journal is migrated once, and never half."""
+        with self._connect() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version >= SCHEMA_VERSION:
+                return
+            db.execute("BEGIN IMMEDIATE")
+            for id_, data in db.execute("SELECT id, data FROM renewals").fetchall():
+                parsed = json.loads(data)
+                if isinstance(parsed, dict) and parsed.get("v") == SCHEMA_VERSION:
+                    continue
+                text = _record_text(record_from_json(parsed))
+                db.execute("UPDATE renewals SET data = ? WHERE id = ?", (text, id_))
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
 
     def _set_aside(self) -> None:
         """Rename the damaged file(s) with a time stamp and start anew with what was readable."""
@@ -456,16 +777,17 @@ class RenewalJournal:
         except sqlite3.DatabaseError as exc:
             raise LocalStateError("journal_damaged", path=str(self.path)) from exc
 
-    def start(self, current: tuple[str, ...], authority: str, **data: Any) -> Renewal:
-        renewal, _ = self.start_or_resume(current, authority, **data)
+    def start(
+        self, current: tuple[str, ...], authority: str, origin: Origin | None = None
+    ) -> Renewal:
+        renewal, _ = self.start_or_resume(current, authority, origin)
         return renewal
 
     def start_or_resume(
-        self, current: tuple[str, ...], authority: str, **data: Any
+        self, current: tuple[str, ...], authority: str, origin: Origin | None = None
     ) -> tuple[Renewal, bool]:
         """The pending renewal of these keys, or a new one: checked and started in one write
         transaction, so two runs at once never both start (the second gets the first's)."""
-        _check_public(data)
         now = _now()
         with self._transaction() as db:
             rows = db.execute("SELECT * FROM renewals ORDER BY created_at").fetchall()
@@ -479,7 +801,7 @@ class RenewalJournal:
                 authority=authority,
                 created_at=now,
                 updated_at=now,
-                data=dict(data),
+                record=Record(origin=origin or Origin()),
             )
             db.execute(
                 "INSERT INTO renewals VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -490,7 +812,7 @@ class RenewalJournal:
                     authority,
                     now.isoformat(),
                     now.isoformat(),
-                    json.dumps(renewal.data),
+                    _record_text(renewal.record),
                 ),
             )
             db.execute(
@@ -499,25 +821,27 @@ class RenewalJournal:
             )
         return renewal, True
 
-    def advance(self, renewal: Renewal, to: RenewalState, **data: Any) -> Renewal:
-        """Move to ``to`` (recording ``data``) if the table allows it; one transaction."""
+    def advance(self, renewal: Renewal, to: RenewalState, **changes: Any) -> Renewal:
+        """Move to ``to`` (recording ``changes``: sections of the record) if the table allows it;
+        one transaction."""
         if to not in TRANSITIONS[renewal.state]:
             raise IllegalTransition(from_state=renewal.state.value, to_state=to.value)
-        return self._write(renewal, to, data)
+        return self._write(renewal, to, changes)
 
-    def record(self, renewal: Renewal, **data: Any) -> Renewal:
-        """Record facts without changing the state (e.g. an attempt count, a retry time)."""
-        return self._write(renewal, renewal.state, data)
+    def record(self, renewal: Renewal, **changes: Any) -> Renewal:
+        """Record facts without changing the state (e.g. an attempt count, what was decided)."""
+        return self._write(renewal, renewal.state, changes)
 
-    def _write(self, renewal: Renewal, to: RenewalState, data: dict[str, Any]) -> Renewal:
-        _check_public(data)
+    def _write(self, renewal: Renewal, to: RenewalState, changes: dict[str, Any]) -> Renewal:
+        _check_fields(changes)
         now = _now()
-        merged = {**renewal.data, **data}
+        record = replace(renewal.record, **changes)
+        text = _record_text(record)  # a wrong type fails here, before anything is written
         with self._transaction() as db:
             cursor = db.execute(
                 "UPDATE renewals SET state = ?, data = ?, updated_at = ?"
                 " WHERE id = ? AND state = ?",
-                (to.value, json.dumps(merged), now.isoformat(), renewal.id, renewal.state.value),
+                (to.value, text, now.isoformat(), renewal.id, renewal.state.value),
             )
             if cursor.rowcount != 1:
                 raise StaleRenewal()
@@ -526,7 +850,7 @@ class RenewalJournal:
                     "INSERT INTO events VALUES (?, ?, ?, ?)",
                     (renewal.id, now.isoformat(), renewal.state.value, to.value),
                 )
-        return replace(renewal, state=to, data=merged, updated_at=now)
+        return replace(renewal, state=to, record=record, updated_at=now)
 
     def events(self, renewal_id: str) -> list[tuple[str | None, str]]:
         rows = self._select(

@@ -1,4 +1,5 @@
-"""Step 1: language and mode (the demo authority, or a real authority's address)."""
+"""Step 1: language and who issues the new keys: the demo authority, or an installed authority
+adapter (the same list as ``qoltanba authority list``; one reached by address asks for it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,30 @@ from wizard.ui.model import WizardModel
 from wizard.ui.widgets import buttons, choice, error_notice, heading, para
 
 
+def _authority_options(m: WizardModel) -> list[ft.Control]:
+    options: list[ft.Control] = [
+        choice("demo", m.t("start.mode_demo"), lambda v: m.choose_authority("demo"))
+    ]
+    for entry in m.authority_choices():
+        if entry.name == "demo":
+            continue
+        if entry.name == "mock-http":
+            title, subtitle = m.t("start.mode_real"), ""
+        else:
+            title = entry.title
+            subtitle = "" if entry.usable else m.t("start.authority_unusable", reason=entry.reason)
+        options.append(
+            choice(
+                entry.name,
+                title,
+                m.choose_authority,
+                subtitle=subtitle,
+                disabled=not entry.usable,
+            )
+        )
+    return options
+
+
 def view(m: WizardModel, ui) -> list[ft.Control]:
     language_buttons: list[ft.Control] = [
         (ft.FilledButton if lang == m.lang else ft.OutlinedButton)(
@@ -17,14 +42,9 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         for lang in LANGUAGES
     ]
     mode = ft.RadioGroup(
-        value="demo" if m.demo else "real",
-        on_change=lambda e: m.set_mode(e.control.value == "demo"),
-        content=ft.Column(
-            [
-                choice("demo", m.t("start.mode_demo"), lambda v: m.set_mode(True)),
-                choice("real", m.t("start.mode_real"), lambda v: m.set_mode(False)),
-            ]
-        ),
+        value=m.authority_choice,
+        on_change=lambda e: m.choose_authority(e.control.value),
+        content=ft.Column(_authority_options(m)),
     )
     controls: list[ft.Control] = [
         heading(m.t("start.title")),
@@ -36,15 +56,17 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
     if m.demo:
         controls.append(para(m.t("start.demo_explained"), color=ft.Colors.GREY_700))
     else:
-        controls.append(
-            ft.TextField(
-                key="start.authority_url",
-                label=m.t("start.authority_url"),
-                value=m.authority_url,
-                hint_text="https://",
-                on_change=lambda e: m.set_authority_url(e.control.value),
+        if m.authority_choice_by_address:
+            controls.append(
+                ft.TextField(
+                    key="start.authority_url",
+                    label=m.t("start.authority_url"),
+                    value=m.authority_url,
+                    hint_text="https://",
+                    on_change=lambda e: m.set_authority_url(e.control.value),
+                )
             )
-        )
+        controls.append(para(m.t("start.authority_trust"), color=ft.Colors.GREY_700))
     controls += error_notice(m, m.mode_error)
     controls.append(buttons(m, (m.t("nav.continue"), m.confirm_start), back="home"))
     return controls
