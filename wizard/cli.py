@@ -149,12 +149,74 @@ def inspect_report(store, lang: str) -> dict[str, Any]:
         "days_left": facts.days_left(now),
         "renewable": verdict.renewable,
         "revocation_checked": store.revocation.checked,
+        "revocation": {
+            **store.revocation.as_json(),
+            "message": translate(store.revocation.message_key, lang),
+        },
     }
     if not verdict.renewable:
         report["reason"] = verdict.reason
         report["reason_message"] = translate(verdict.message_key, lang)
     report["certificate"] = certificate_pem(store.certificate)
     return report
+
+
+def _revocation_rows(report: dict[str, Any], lang: str) -> list[str]:
+    """The revocation answer in plain words: status and source, then when and why."""
+
+    def t(key: str, **kw: Any) -> str:
+        return translate(key, lang, **kw)
+
+    def moment(text: str | None) -> str:
+        return f"{text[:10]} {text[11:16]} UTC" if text else "-"
+
+    answer = report["revocation"]
+    status = t(f"revocation.status.{answer['status']}")
+    lines = [t("revocation.line", status=status, source=t(f"revocation.source.{answer['source']}"))]
+    lines.append(answer["message"])
+    if answer["status"] == "revoked" and answer["revoked_at"]:
+        lines.append(t("revocation.revoked_on", date=moment(answer["revoked_at"])))
+    if answer["reason"]:
+        lines.append(t("revocation.reason_line", reason=t(f"revocation.reason.{answer['reason']}")))
+    if answer["status"] != "unknown" and answer["next_update"]:
+        checked, until = moment(answer["checked_at"]), moment(answer["next_update"])
+        lines.append(t("revocation.checked_line", checked=checked, until=until))
+    elif answer["status"] != "unknown":
+        lines.append(t("revocation.checked_only", checked=moment(answer["checked_at"])))
+    elif report["renewable"]:
+        lines.append(t("revocation.unknown_policy"))
+    return lines
+
+
+def revocation_options(args: argparse.Namespace, *, engine_in_thread: bool = False):
+    """How this command checks revocation: --offline, --ocsp-url, --crl; QOLTANBA_OFFLINE and
+    QOLTANBA_OCSP_URL (wizard.authority.revocation); the cache under QOLTANBA_HOME."""
+    from pathlib import Path
+
+    from wizard.authority.connect import home
+    from wizard.authority.revocation import OCSP_URL_ENV, RevocationOptions, _usable_url
+
+    url = getattr(args, "ocsp_url", None)
+    if url is None and os.environ.get(OCSP_URL_ENV):
+        url = os.environ[OCSP_URL_ENV]  # checked as --ocsp-url is: never silently ignored
+    if url is not None and not _usable_url(url):
+        raise UsageError("revocation_bad_url", url=_without_credentials(url))
+    options = RevocationOptions.from_environment(
+        home=home(),
+        offline=bool(getattr(args, "offline", False)),
+        ocsp_url=url,
+        engine_in_thread=engine_in_thread,
+    )
+    return options.with_paths(Path(p) for p in getattr(args, "crl", None) or [])
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` as it may be shown: a user name or password in it never printed."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme, sep, _ = head.partition("://")
+    return f"{scheme}{sep}…@{tail}" if sep else f"…@{tail}"
 
 
 def _print_inspect_text(report: dict[str, Any], lang: str, out: TextIO) -> None:
@@ -184,6 +246,11 @@ def _print_inspect_text(report: dict[str, Any], lang: str, out: TextIO) -> None:
     for label, value in rows:
         if value:
             print(f"{label.ljust(width)}  {value}", file=out)
+    revocation = _revocation_rows(report, lang)
+    width = max(width, len(t("inspect.revocation")))
+    for index, line in enumerate(revocation):
+        label = t("inspect.revocation") if index == 0 else ""
+        print(f"{label.ljust(width)}  {line}", file=out)
     verdict = t("verdict.renewable") if report["renewable"] else report["reason_message"]
     print(f"{t('inspect.verdict').ljust(width)}  {verdict}", file=out)
     if report["iin"] and not report["iin_checksum_ok"]:
@@ -193,21 +260,45 @@ def _print_inspect_text(report: dict[str, Any], lang: str, out: TextIO) -> None:
 def cmd_inspect(args: argparse.Namespace, lang: str, out: TextIO) -> int:
     from pathlib import Path
 
+    if args.token or args.store is None:
+        if args.token and args.store is None:
+            from wizard.tokens_cli import cmd_inspect_token
+
+            return cmd_inspect_token(args, lang, out)
+        raise UsageError("inspect_store_or_token")
+
+    from wizard.errors import StoreError
     from wizard.keys.revocation import MAX_CRL_BYTES
     from wizard.keys.safe_read import read_regular_file
     from wizard.keys.store import open_store
 
     password = read_password(args, lang)
     crls = [Path(p) for p in args.crl or []]
-    for crl in crls:  # a CRL named on the command line must be there, and a file
-        read_regular_file(crl, MAX_CRL_BYTES)
-    store = open_store(args.store, password, crl_files=crls)
+    for crl in crls:  # a CRL named on the command line must be there: a file, or a folder
+        if not crl.is_dir():
+            try:
+                read_regular_file(crl, MAX_CRL_BYTES)
+            except (OSError, StoreError) as exc:  # said as the CRL's problem, not the keys'
+                raise UsageError("crl_unreadable", path=str(crl)) from exc
+    options = revocation_options(args)  # a malformed --ocsp-url is refused before the store
+    store = open_store(args.store, password, crl_files=[c for c in crls if not c.is_dir()])
+    store = _checked_revocation([store], options)[0]
     report = inspect_report(store, lang)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2), file=out)
     else:
         _print_inspect_text(report, lang, out)
     return 0
+
+
+def _checked_revocation(stores: list, options) -> list:
+    """The stores with their revocation asked as `wizard.authority.revocation` does (OCSP, CRLs,
+    the network only when allowed and the key is valid now)."""
+    import asyncio
+
+    from wizard.authority.revocation import check_stores
+
+    return asyncio.run(check_stores(stores, options))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,6 +353,12 @@ def cmd_demo_keys(args: argparse.Namespace, lang: str, out: TextIO) -> int:
 
     if not -DEMO_DAYS <= args.days_left <= DEMO_DAYS:
         raise UsageError("demo_days_range", limit=DEMO_DAYS)
+    if args.token:
+        from wizard.tokens_cli import cmd_demo_keys_token
+
+        return cmd_demo_keys_token(args, lang, out)
+    if not args.out or not args.password_env:
+        raise UsageError("demo_out_and_password")
     password = _env_password(args.password_env)
     report = asyncio.run(_demo_keys(args, password, lang))
     _emit(report, args.json, report["files"], out)
@@ -315,19 +412,29 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
         locality=args.locality,
         folder=Path(args.out),
         new_password=new_password,
-        storage=args.storage,
+        storage=args.storage or "pkcs12",
     )
     state = home()
     journal = RenewalJournal(state / "journal.sqlite3")
     _say_set_aside(journal, lang)
     new_key_pair = generate
+    unknown_revocation: str | None = None
     if journal.pending_for(current.fingerprints) is None:
-        # A new renewal will need new keys: they are made while the authority loads.
+        # A new renewal will need new keys: they are made (in memory only) while revocation is
+        # asked and the authority loads.
         new_key_pair = KeysAhead(current.scheme, len(current.stores)).generate
     # No UI loop to keep responsive here: the in-process mock's engine runs inline. --max-wait
     # also caps each pause between attempts, so that "unreachable, queued" comes within it.
     options = OpenOptions(home=state, max_wait=args.max_wait, keep_loop_responsive=False)
     async with chosen.open(options) as authority:
+        if new_key_pair is not generate:
+            # Revoked keys are refused before anything is written (the keys made ahead are
+            # never saved); unknown goes on, said once with the outcome (the authority checks
+            # revocation itself: wizard.authority.revocation). The demo answers in-process.
+            demo_app = getattr(authority, "in_process_app", None)
+            current, unknown_revocation = await _revocation_precheck(
+                args, current, lang, demo_app=demo_app
+            )
         renewer = Renewer(
             journal,
             authority,
@@ -346,20 +453,59 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
         finally:
             for key, params in renewer.notices:
                 _say(translate(key, lang, **params))
-    folder = Path(renewal.data["folder"])
+    if unknown_revocation is not None:  # a run that failed says only its failure, in one line
+        _say(unknown_revocation)
+    folder = renewal.folder or Path(args.out)
+    installed = renewal.record.installed
     return {
         "application": renewal.application,
         "status": renewal.state.value,
         "folder": str(folder),
-        "files": [str(folder / name) for name in renewal.data.get("files", [])],
-        "not_after": renewal.data.get("not_after"),
+        "files": [str(folder / name) for name in (installed.files if installed else ())],
+        "not_after": _iso(installed.not_after if installed else None),
         "renewal": renewal.id,
     }
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+async def _revocation_precheck(args: argparse.Namespace, current, lang: str, demo_app=None):
+    """``current`` with each store's revocation asked, and the notice to give when one is
+    unknown (and valid: an expired key is refused later); NotRenewable("revoked") when one is
+    revoked."""
+    from dataclasses import replace
+
+    from wizard.authority.revocation import check_stores
+    from wizard.errors import NotRenewable
+    from wizard.keys.certificate import utc_now
+
+    options = replace(revocation_options(args), demo_app=demo_app)
+    stores = await check_stores(list(current.stores.values()), options)
+    for store in stores:
+        if store.revocation.revoked:
+            raise NotRenewable(reason="revoked", revocation=store.revocation.detail)
+    now = utc_now()
+    unknown = [s for s in stores if not s.revocation.checked and s.verdict(now).renewable]
+    notice = None
+    if unknown:
+        detail = translate(unknown[0].revocation.message_key, lang)
+        notice = translate("revocation.notice_unknown", lang, detail=detail)
+    return replace(current, stores=dict(zip(current.stores, stores, strict=True))), notice
 
 
 def cmd_renew(args: argparse.Namespace, lang: str, out: TextIO) -> int:
     import asyncio
 
+    if args.token:
+        from wizard.tokens_cli import cmd_renew_token
+
+        return cmd_renew_token(args, lang, out)
+    needed = ["--store", "--password-env", "--new-password-env", "--out"]
+    missing = [o for o in needed if not getattr(args, o[2:].replace("-", "_"))]
+    if missing:
+        raise UsageError(detail="the following arguments are required: " + ", ".join(missing))
     report = asyncio.run(_renew(args, lang))
     lines = [
         translate("cli.renew_done", lang, application=report["application"] or "-"),
@@ -404,26 +550,31 @@ def _journal_for_reading():
 def cmd_status(args: argparse.Namespace, lang: str, out: TextIO) -> int:
     journal = _journal_for_reading()
     _say_set_aside(journal, lang)
-    renewals = [
-        {
-            "renewal": r.id,
-            "status": r.state.value,
-            "application": r.application,
-            "authority": r.authority,
-            "folder": r.data.get("folder"),
-            "files": r.data.get("files", []),
-            "not_after": r.data.get("not_after"),
-            "reason": r.data.get("reason"),
-            "updated_at": r.updated_at.isoformat(),
-        }
-        for r in journal.all()
-    ]
+    renewals = [_status_entry(r) for r in journal.all()]
     lines = [
-        f"{r['updated_at'][:16]}  {r['status']:<15} {r['application'] or '-':<14} {r['folder']}"
+        f"{r['updated_at'][:16]}  {r['status']:<15} {r['application'] or '-':<14} "
+        + (r["folder"] or translate("token.status_where", lang, serial=r["token"] or "-"))
         for r in renewals
     ] or [translate("cli.status_empty", lang)]
     _emit({"renewals": renewals}, args.json, lines, out)
     return 0
+
+
+def _status_entry(renewal) -> dict[str, Any]:
+    record = renewal.record
+    installed, ending = record.installed, record.ending
+    return {
+        "renewal": renewal.id,
+        "status": renewal.state.value,
+        "application": renewal.application,
+        "authority": renewal.authority,
+        "folder": str(renewal.folder) if renewal.folder else None,
+        "token": record.origin.token or None,  # the token's serial when the keys live on one
+        "files": list(installed.files) if installed else [],
+        "not_after": _iso(installed.not_after if installed else None),
+        "reason": (ending.reason or None) if ending else None,
+        "updated_at": renewal.updated_at.isoformat(),
+    }
 
 
 def _cancel_choice(args: argparse.Namespace, journal, lang: str):
@@ -439,7 +590,7 @@ def _cancel_choice(args: argparse.Namespace, journal, lang: str):
         live = [r for r in live if r.id == args.renewal]
     if args.store:
         wanted = {str(resolve_path(user_path(p))) for p in args.store}
-        by_path = [r for r in live if wanted & set(r.data.get("current_files", []))]
+        by_path = [r for r in live if wanted & set(r.record.origin.current_files)]
         if not by_path and args.password_env:
             from wizard.keys.store import open_store
             from wizard.renewal.process import fingerprint
@@ -534,6 +685,20 @@ def cmd_gui(args: argparse.Namespace, lang: str, out: TextIO) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+def _token_arguments(parser: argparse.ArgumentParser) -> None:
+    """--token and its options (wizard/tokens_cli.py does the work)."""
+    parser.add_argument("--token", action="store_true", help="keys on a PKCS#11 token")
+    parser.add_argument("--module", metavar="PATH", help="the token's PKCS#11 module")
+    parser.add_argument("--token-label", metavar="L", help="which token, by its label")
+    parser.add_argument("--pin-env", metavar="VAR", help="environment variable with the PIN")
+
+
+def _cmd_tokens(args: argparse.Namespace, lang: str, out: TextIO) -> int:
+    from wizard.tokens_cli import cmd_tokens
+
+    return cmd_tokens(args, lang, out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="qoltanba",
@@ -544,17 +709,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     inspect = commands.add_parser("inspect", help="show what a key store holds and if it renews")
-    inspect.add_argument("store", metavar="STORE.p12")
+    inspect.add_argument("store", metavar="STORE.p12", nargs="?")
     source = inspect.add_mutually_exclusive_group()
     source.add_argument("--password-env", metavar="VAR", help="environment variable with it")
     source.add_argument("--password-stdin", action="store_true", help="read it from stdin")
-    inspect.add_argument("--crl", action="append", metavar="FILE", help="a CRL file to check")
+    inspect.add_argument(
+        "--crl", action="append", metavar="PATH", help="a CRL file, or a folder of CRLs (+ ca/)"
+    )
+    inspect.add_argument("--offline", action="store_true", help="check revocation offline only")
+    inspect.add_argument("--ocsp-url", metavar="URL", help="ask this OCSP responder instead")
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
+    _token_arguments(inspect)
     inspect.set_defaults(handler=cmd_inspect)
 
     demo = commands.add_parser("demo-keys", help="make a demo holder's current keys")
-    demo.add_argument("--out", required=True, metavar="DIR")
-    demo.add_argument("--password-env", required=True, metavar="VAR")
+    demo.add_argument("--out", metavar="DIR")
+    demo.add_argument("--password-env", metavar="VAR")
     demo.add_argument("--scheme", choices=("rsa", "gost"), default="rsa")
     demo.add_argument(
         "--holder",
@@ -564,20 +734,35 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days-left", type=int, default=20, metavar="N")
     demo.add_argument("--authority", default="demo", metavar="NAME|URL")
     demo.add_argument("--json", action="store_true")
+    _token_arguments(demo)
     demo.set_defaults(handler=cmd_demo_keys)
 
+    tokens = commands.add_parser("tokens", help="PKCS#11 tokens and the keys on them")
+    tokens.add_argument("--module", metavar="PATH", help="the token's PKCS#11 module")
+    tokens.add_argument("--token-label", metavar="L", help="which token (--change-pin)")
+    tokens.add_argument("--change-pin", action="store_true", help="change the token's PIN")
+    tokens.add_argument("--pin-env", metavar="VAR", help="environment variable with the PIN")
+    tokens.add_argument("--new-pin-env", metavar="VAR", help="... with the new PIN")
+    tokens.add_argument("--json", action="store_true", help="print one JSON object")
+    tokens.set_defaults(handler=_cmd_tokens)
+
     renew = commands.add_parser("renew", help="renew the current keys into a new folder")
-    renew.add_argument("--store", action="append", required=True, metavar="OLD.p12")
-    renew.add_argument("--password-env", required=True, metavar="VAR")
-    renew.add_argument("--new-password-env", required=True, metavar="VAR")
+    # --store, --password-env, --new-password-env and --out are required without --token
+    # (cmd_renew says so), and refused with it: the PIN protects keys on a token.
+    renew.add_argument("--store", action="append", metavar="OLD.p12")
+    renew.add_argument("--password-env", metavar="VAR")
+    renew.add_argument("--new-password-env", metavar="VAR")
     renew.add_argument("--email", required=True)
     renew.add_argument("--locality", required=True)
-    renew.add_argument("--out", required=True, metavar="DIR")
-    renew.add_argument("--storage", default="pkcs12", help="pkcs12 (a file) or a token kind")
+    renew.add_argument("--out", metavar="DIR")
+    renew.add_argument("--storage", help="pkcs12 (a file, the default) or a token kind")
     renew.add_argument("--authority", default="demo", metavar="NAME|URL")
     renew.add_argument("--otp-stdin", action="store_true", help="read the one-time code from stdin")
     renew.add_argument("--max-wait", type=float, default=60.0, help=argparse.SUPPRESS)
+    renew.add_argument("--offline", action="store_true", help="check revocation offline only")
+    renew.add_argument("--ocsp-url", metavar="URL", help="ask this OCSP responder instead")
     renew.add_argument("--json", action="store_true")
+    _token_arguments(renew)
     renew.set_defaults(handler=cmd_renew)
 
     gui = commands.add_parser("gui", help="open the wizard (the default command)")
@@ -608,7 +793,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8410)
     serve.add_argument("--data", metavar="DIR")
     serve.add_argument("--trust", action="append", metavar="PATH", help="extra CA certs / CRLs")
-    serve.add_argument("--test-faults", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--test-faults",
+        action="store_true",
+        help="also serve /v1/_test/* (switchable faults, revocations): for tests only",
+    )
     serve.set_defaults(handler=cmd_authority_serve)
     return parser
 

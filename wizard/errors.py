@@ -13,9 +13,14 @@ QoltanbaError                 anything Qoltanba itself refuses; .code, .params, 
 │   ├── DetailsInvalid        e-mail, locality or another application field is unusable
 │   └── RenewalElsewhere      these keys' renewal is bound to another folder or authority
 ├── WrongPassword             the PKCS#12 MAC does not verify with this password            exit 3
+│   └── WrongPin              the token itself answered CKR_PIN_INCORRECT
 ├── StoreError                a file that cannot be used as a key store                     exit 4
-│                             (missing, a folder, not a regular file, empty, too large,
-│                             damaged, not PKCS#12, unsupported scheme or parameters)
+│   │                         (missing, a folder, not a regular file, empty, too large,
+│   │                         damaged, not PKCS#12, unsupported scheme or parameters)
+│   └── TokenError            a PKCS#11 module or token that cannot be used (not a module,
+│       │                     no token, no such key, tokens not available on this device)
+│       ├── TokenAbsent       the token was unplugged or is not there: plug it in, run again
+│       └── TokenLocked       the token's PIN is locked: the vendor's unblock tool or a ЦОН
 ├── NotRenewable              the key cannot be renewed online (expired, revoked, ...)      exit 5
 ├── AuthorityUnreachable      the authority cannot be reached; the renewal is queued        exit 6
 │   ├── RenewalWaiting        the application waits on the authority; run again later
@@ -103,9 +108,34 @@ class WrongPassword(QoltanbaError):
     default_code = "wrong_password"
 
 
+class WrongPin(WrongPassword):
+    """The token said CKR_PIN_INCORRECT (never guessed from another error); ``params['tries']``
+    is what the token tells of the tries left: "unknown", "low" or "final"."""
+
+    default_code = "wrong_pin"
+
+
 class StoreError(QoltanbaError):
     exit_code = 4
     default_code = "store_corrupt"
+
+
+class TokenError(StoreError):
+    """A PKCS#11 module or token Qoltanba cannot use (wizard.keys.tokens)."""
+
+    default_code = "token_unusable"
+
+
+class TokenAbsent(TokenError):
+    """The token is not in its reader (unplugged meanwhile); ``params['token']`` names it."""
+
+    default_code = "token_absent"
+
+
+class TokenLocked(TokenError):
+    """CKR_PIN_LOCKED, or the token's flags say so: no PIN is tried any more."""
+
+    default_code = "token_pin_locked"
 
 
 class NotRenewable(QoltanbaError):
@@ -195,9 +225,21 @@ class AuthorityProtocolError(QoltanbaError):
 
 
 class CertificateRefused(AuthorityProtocolError):
-    """``params['detail']``: why (wrong_key, untrusted_issuer, ...); the renewal ends refused."""
+    """``params['detail']``: why (wrong_key, untrusted_issuer, ...), said in words where one is
+    known (``refusal.<detail>``; ``missing:auth`` as ``refusal.missing``); the renewal ends
+    refused."""
 
     default_code = "certificate_refused"
+
+    def message(self, lang: str) -> str:
+        from wizard.i18n import catalogue, translate
+
+        detail = str(self.params.get("detail") or "")
+        key = f"refusal.{detail.partition(':')[0]}"
+        if key in catalogue(lang):
+            params = {**self.params, "detail": translate(key, lang)}
+            return translate(f"error.{self.code}", lang, **params)
+        return super().message(lang)
 
 
 class SignatureError(AuthorityProtocolError):

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from example_support import ExampleServer, ca_file, installed
 
 from wizard.authority.mock.ca import DEMO_ROOT_NAME
+from wizard.errors import CertificateRefused
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD_PASSWORD = "Current2025ab"
@@ -186,7 +187,8 @@ def test_a_non_demo_authority_whose_root_is_not_pinned_is_refused(env, tmp_path,
     assert code == EXIT_REFUSED, stderr
     report = json.loads(stdout)
     assert report["error"] == "certificate_refused" and report["application"]
-    assert "untrusted_issuer" in stderr and stderr.count("\n") == 1
+    said = CertificateRefused(detail="untrusted_issuer").message("en")
+    assert stderr == f"qoltanba: {said}\n"
     assert not list(out.glob("*.p12")) and not list(out.glob("*.cer"))  # nothing installed
     status = json.loads(qoltanba(env, "status", "--json").stdout)["renewals"]
     assert [(r["authority"], r["status"]) for r in status] == [("example", "refused")]

@@ -355,11 +355,14 @@ def test_gost2015_revocation_agrees_with_the_material_crls(material_file):
         is not None
         for p in crls
     )
-    # Without the CA certificate nothing is verified: the CRLs of the issuer count as they are.
-    unverified = check(store.certificate, crls)
-    assert unverified.checked is True
-    assert unverified.revoked is listed
-    assert store.revocation.revoked is listed
+    # Without the CA certificate nothing is verified, so nothing is said (issue #12).
+    unverified = check(store.certificate, crls, shipped=False)
+    assert (unverified.checked, unverified.detail) == (False, "no_issuer")
+    # With the CA beside them they verify, but were issued a year before the certificate: they
+    # cannot list it, and their not listing it says nothing (neither good nor revoked).
+    assert not listed
+    assert (store.revocation.checked, store.revocation.revoked) == (False, False)
+    assert store.revocation.detail == "crl_before_certificate"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -592,9 +595,13 @@ def test_crl_beside_the_store_marks_it_revoked(throwaway_ca, issued, tmp_path):
     cert, key = issued
     path = _save_store(throwaway_ca, tmp_path, cert, key)
     (tmp_path / "ca.crl").write_bytes(_crl_der(throwaway_ca.crl([cert.serial_number])))
+    # Unverifiable without the CA's certificate (issue #12): then it says nothing.
+    assert open_store(path, PASSWORD).revocation.detail == "no_issuer"
+    (tmp_path / "ca").mkdir()
+    (tmp_path / "ca" / "ca.cer").write_bytes(der(throwaway_ca.cert))
     store = open_store(path, PASSWORD)
     assert (store.revocation.checked, store.revocation.revoked) == (True, True)
-    assert store.revocation.source == "ca.crl"
+    assert (store.revocation.source, store.revocation.origin) == ("crl", "ca.crl")
     assert store.verdict().reason == "revoked"
     # Asked not to look around, it does not know.
     quiet = open_store(path, PASSWORD, look_nearby=False)
@@ -651,10 +658,13 @@ def test_crl_given_explicitly(throwaway_ca, issued, tmp_path):
     crl.parent.mkdir()
     crl.write_bytes(_crl_der(throwaway_ca.crl([cert.serial_number])))
     path = _save_store(throwaway_ca, tmp_path / "keys", cert, key)
+    ca = tmp_path / "elsewhere" / "ca.cer"
+    ca.write_bytes(der(throwaway_ca.cert))
     assert open_store(path, PASSWORD).revocation.revoked is False
-    assert open_store(path, PASSWORD, crl_files=[crl]).revocation.revoked is True
+    assert open_store(path, PASSWORD, crl_files=[crl], ca_files=[ca]).revocation.revoked is True
     data = path.read_bytes()
-    assert open_store_bytes(data, PASSWORD, crl_files=[crl]).verdict().reason == "revoked"
+    given = open_store_bytes(data, PASSWORD, crl_files=[crl], ca_files=[ca])
+    assert given.verdict().reason == "revoked"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -665,8 +675,11 @@ def _synthetic(throwaway_ca, tmp_path, *, revoked=False, key=None, **issue):
     cert, own_key = throwaway_ca.issue(**issue)
     crl = tmp_path / f"{cert.serial_number}.crl"
     crl.write_bytes(_crl_der(throwaway_ca.crl([cert.serial_number] if revoked else [])))
-    store = open_store_bytes(throwaway_ca.store(cert, key or own_key), PASSWORD, crl_files=[crl])
-    assert store.revocation.checked
+    ca = tmp_path / "ca.cer"  # a CRL counts once it verifies under the issuer (issue #12)
+    ca.write_bytes(der(throwaway_ca.cert))
+    data = throwaway_ca.store(cert, key or own_key)
+    store = open_store_bytes(data, PASSWORD, crl_files=[crl], ca_files=[ca])
+    assert store.revocation.revoked is revoked  # a CRL older than a future certificate: unknown
     return store
 
 
@@ -703,5 +716,5 @@ def test_verdict_at_the_edges_of_validity(throwaway_ca, tmp_path):
     assert store.verdict(end - SECOND).renewable is True
     assert store.verdict(end).reason == "expired"
     assert store.facts.days_left(end - DAY) == 1
-    assert store.facts.days_left(end) == 0
+    assert store.facts.days_left(end) == -1  # expired (the verdict says so too): never "0 left"
     assert store.facts.days_left(end + SECOND) == -1

@@ -71,7 +71,11 @@ class DemoAdapter(AuthorityAdapter):
             engine_in_thread=options.keep_loop_responsive,
         )
         transport = httpx.ASGITransport(app=app)
-        return http_authority(DEMO_BASE_URL, options.max_wait, transport)
+        authority = http_authority(DEMO_BASE_URL, options.max_wait, transport)
+        # the same in-process authority answers revocation questions (its OCSP and CRLs), so a
+        # renewal's check does not start a second one (wizard.authority.revocation)
+        authority.in_process_app = app
+        return authority
 
 
 class MockHttpAdapter(AuthorityAdapter):

@@ -94,7 +94,8 @@ ATTEMPT_DEADLINE_FACTOR = 4  # one attempt, body included, lasts at most this ma
 CALL_DEADLINE = 30.0  # seconds: the default overall bound of one call, every retry included
 USAGES = frozenset({"auth", "sign", "both"})
 # The calls an authority may refuse (ApplicationRejected); from any other a refusal is nonsense.
-REFUSABLE = frozenset({"login", "submit", "confirm", "demo_holder"})
+REFUSABLE = frozenset({"login", "submit", "confirm", "demo_holder", "revoke"})
+SERIAL_PATTERN = re.compile(r"[0-9a-f]{1,64}")
 
 # Application numbers travel in URL paths: RFC 3986 unreserved characters only.
 NUMBER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,63}")
@@ -473,6 +474,10 @@ class HttpAuthority:
     and every pause included (module docstring). TLS is always verified (httpx's default; this
     class never turns it off)."""
 
+    # The in-process demo's ASGI app when this client talks to it (builtin.DemoAdapter): its
+    # OCSP and CRLs answer a renewal's revocation check without starting a second authority.
+    in_process_app: Any = None
+
     def __init__(
         self,
         base_url: str,
@@ -611,6 +616,26 @@ class HttpAuthority:
             message.text("text")
             codes.append(message.text("code", max_len=32, pattern=CODE_PATTERN))
         return codes
+
+    async def revoke(self, signed_revocation: bytes) -> tuple[str, ...]:
+        """`RevokingAuthority`: revoke the holder's certificates that the signed revocation
+        document names; the revoked serials. AuthorityProtocolError("revocation_unavailable")
+        when this authority offers no such call."""
+        answer = await self._exchange_checked(
+            "POST",
+            "/v1/revocations",
+            "revoke",
+            payload={"cms": _b64(signed_revocation, "revocation")},
+            idempotency_key=_new_key(),
+        )
+        if answer.status in (404, 405):
+            raise AuthorityProtocolError("revocation_unavailable")
+        fields = self._accepted(answer, "revoke", False)
+        serials = []
+        for item in fields.objects("revoked", max_items=16, min_items=1):
+            serials.append(item.text("serial", max_len=64, pattern=SERIAL_PATTERN))
+            item.timestamp("revoked_at")
+        return tuple(serials)
 
     # --- demo only ------------------------------------------------------------------------------
 

@@ -192,6 +192,38 @@ class DemoAuthority(Authority, Protocol):
         authority is not a demo."""
 
 
+REVOCATION_TYPE = "qoltanba.revocation.v1"
+# Why a holder revokes (RFC 5280 CRLReason names, wizard.keys.revocation.REASON_CODES).
+REVOCATION_REASONS = ("superseded", "key_compromise", "cessation_of_operation", "unspecified")
+
+
+@runtime_checkable
+class RevokingAuthority(Protocol):
+    """An authority at which a holder can revoke their own certificates (the NCA's advice once
+    the new keys work). Optional: an adapter without it is still an `Authority`.
+
+        POST /v1/revocations {"cms": b64} -> {"revoked": [{"serial", "revoked_at", "reason"}]}
+
+    The CMS (attached) is signed with one of the certificates it names and carries
+    `revocation_document`; the authority then says revoked (OCSP, CRLs) for each."""
+
+    async def revoke(self, signed_revocation: bytes) -> tuple[str, ...]:
+        """Revoke what the signed document names; the revoked serials (hex). Raises
+        ApplicationRejected (``reason``) when the signer may not revoke them."""
+
+
+def revocation_document(certificates: list[bytes], reason: str = "superseded") -> bytes:
+    """What a holder signs to revoke their certificates (DER), for ``reason``."""
+    import base64
+
+    document = {
+        "type": REVOCATION_TYPE,
+        "certificates": [base64.b64encode(c).decode("ascii") for c in certificates],
+        "reason": reason,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
 def application_document(
     *,
     idempotency_key: str,

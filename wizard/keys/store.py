@@ -117,12 +117,18 @@ def open_store(
     password: str,
     *,
     crl_files: list[Path] | None = None,
+    ca_files: list[Path] | None = None,
     look_nearby: bool = True,
 ) -> KeyStore:
-    """Open a store file; CRLs and CA certificates kept beside it are used for revocation."""
+    """Open a store file; CRLs and CA certificates kept beside it (and those given) are used for
+    revocation (`wizard.keys.revocation`: only what is at hand, never the network)."""
     store_path = Path(path)
     data = read_store_file(store_path)
     crls, cas = material_near(store_path) if look_nearby else ([], [])
     return open_store_bytes(
-        data, password, path=store_path, crl_files=[*crls, *(crl_files or [])], ca_files=cas
+        data,
+        password,
+        path=store_path,
+        crl_files=[*crls, *(crl_files or [])],
+        ca_files=[*cas, *(ca_files or [])],
     )

@@ -154,6 +154,43 @@ async def test_revocations(request: Request) -> Response:
     return JSONResponse(await _off_loop(request, _authority(request).revoke, await _body(request)))
 
 
+def _publisher(request: Request):
+    from .revocation import Publisher
+
+    return Publisher(_authority(request))
+
+
+async def pki_ocsp(request: Request) -> Response:
+    from .revocation import OCSP_RESPONSE_TYPE
+
+    body = await request.body()
+    if not body:
+        raise bad_request("the body is a DER OCSPRequest")
+    answer = await _off_loop(request, _publisher(request).ocsp, body)
+    return Response(answer, 200, media_type=OCSP_RESPONSE_TYPE)
+
+
+async def pki_crl(request: Request) -> Response:
+    from .revocation import CRL_TYPE
+
+    role = request.path_params["ca"]
+    delta = request.url.path.endswith("/delta")
+    answer = await _off_loop(request, functools.partial(_publisher(request).crl, delta=delta), role)
+    return Response(answer, 200, media_type=CRL_TYPE)
+
+
+async def pki_ca(request: Request) -> Response:
+    from .revocation import CERTIFICATE_TYPE
+
+    answer = _publisher(request).ca_certificate(request.path_params["ca"])
+    return Response(answer, 200, media_type=CERTIFICATE_TYPE)
+
+
+async def holder_revocations(request: Request) -> Response:
+    body = await _body(request)
+    return JSONResponse(await _off_loop(request, _publisher(request).holder_revoke, body))
+
+
 async def _problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
     return JSONResponse(exc.body, exc.status, exc.headers)
@@ -183,6 +220,11 @@ def routes(*, demo: bool, test_endpoints: bool) -> list[Route]:
         Route("/v1/applications/{number}", status, methods=["GET"]),
         Route("/v1/applications/{number}/confirm", confirm, methods=["POST"]),
         Route("/v1/applications/{number}/certificates", certificates, methods=["GET"]),
+        Route("/v1/revocations", holder_revocations, methods=["POST"]),
+        Route("/v1/pki/ocsp", pki_ocsp, methods=["POST"]),
+        Route("/v1/pki/crl/{ca}", pki_crl, methods=["GET"]),
+        Route("/v1/pki/crl/{ca}/delta", pki_crl, methods=["GET"]),
+        Route("/v1/pki/ca/{ca}", pki_ca, methods=["GET"]),
     ]
     if demo:
         found += [

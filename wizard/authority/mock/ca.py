@@ -18,6 +18,7 @@ import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from asn1crypto import core, pem
 from asn1crypto import keys as asn1_keys
@@ -31,6 +32,9 @@ from wizard.keys import oids
 from wizard.keys.asn1 import RawPublicKeyInfo, key_identifier
 from wizard.keys.keypair import KeyPair, RsaKeyPair, generate, key_pair_from_pkcs8
 from wizard.keys.oids import Scheme
+
+if TYPE_CHECKING:
+    from .revocation import PkiUrls
 
 DEMO_ROOT_NAME = "QOLTANBA DEMO ROOT CA (NOT TRUSTED)"
 DEMO_ISSUING_NAME = "QOLTANBA DEMO ISSUING CA"
@@ -284,10 +288,12 @@ def issue(
     email: str | None,
     not_before: datetime,
     not_after: datetime,
+    pki: PkiUrls | None = None,
 ) -> x509.Certificate:
     """An NCA-profile end-entity certificate for the key, signed by ``ca``.
 
-    ``holder`` is the EKU's holder type and role OIDs; their type decides the policy branch."""
+    ``holder`` is the EKU's holder type and role OIDs; their type decides the policy branch.
+    ``pki``: where ``ca`` publishes revocation (AIA OCSP and caIssuers, CDP, Freshest CRL)."""
     flags, purpose, individual_policy, legal_policy = _PROFILES[usage]
     legal = oids.LEGAL_ENTITY in holder
     policy = legal_policy if legal else individual_policy
@@ -302,6 +308,7 @@ def issue(
             email=email,
             not_before=not_before,
             not_after=not_after,
+            pki=pki,
         )
     key_usage = {
         name: flags.get(name, False)
@@ -342,7 +349,31 @@ def issue(
         builder = builder.add_extension(
             x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
         )
+    if pki is not None:
+        for extension in _pki_extensions(pki):
+            builder = builder.add_extension(extension, critical=False)
     return builder.sign(ca.private_key, hashes.SHA256())
+
+
+def _pki_extensions(pki: PkiUrls) -> list[x509.ExtensionType]:
+    """AIA, CDP and Freshest CRL as `cryptography` builds them (the RSA path)."""
+
+    def point(url: str) -> x509.DistributionPoint:
+        return x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)
+
+    access = x509.AuthorityInformationAccessOID
+    return [
+        x509.AuthorityInformationAccess(
+            [
+                x509.AccessDescription(access.OCSP, x509.UniformResourceIdentifier(pki.ocsp)),
+                x509.AccessDescription(
+                    access.CA_ISSUERS, x509.UniformResourceIdentifier(pki.ca_issuers)
+                ),
+            ]
+        ),
+        x509.CRLDistributionPoints([point(pki.crl)]),
+        x509.FreshestCRL([point(pki.delta)]),
+    ]
 
 
 # cryptography's KeyUsage names and asn1crypto's for the same bits.
@@ -366,6 +397,7 @@ def _issue_asn1(
     email: str | None,
     not_before: datetime,
     not_after: datetime,
+    pki: PkiUrls | None = None,
 ) -> x509.Certificate:
     """The same profile as `issue`, built with asn1crypto (a GOST key or a GOST CA)."""
     extensions = [
@@ -381,6 +413,10 @@ def _issue_asn1(
         extensions.append(
             _extension("subject_alt_name", [asn1_x509.GeneralName(name="rfc822_name", value=email)])
         )
+    if pki is not None:
+        from .revocation import pki_extensions
+
+        extensions += pki_extensions(pki)
     der = build_certificate(
         ca.key,
         issuer=ca.certificate.subject.public_bytes(),

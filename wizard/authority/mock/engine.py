@@ -48,7 +48,7 @@ from .faults import Faults
 from .ledger import ApplicationRecord, Ledger, iso, parse_iso
 from .problems import Problem, bad_request, not_found, refusal, session_expired
 from .settings import FILE_STORAGE, TOKEN_STORAGES, VALIDITY_YEARS, Settings
-from .states import PENDING, Event, next_state
+from .states import PENDING, Event, due, next_state, retry_after
 from .trust import Trust, read_trust_material
 
 # Holders a demo may create, and the EKU type/role OIDs their certificates carry.
@@ -551,23 +551,24 @@ class MockAuthority:
 
     def _retry_after(self, record: ApplicationRecord) -> float | None:
         """Seconds until asking again makes sense, while the authority (not the user) is busy."""
-        now = self.now()
-        state = S(record.state)
+        return retry_after(
+            S(record.state),
+            _times(record),
+            self._waits(),
+            self.now(),
+            demo=self.demo,
+            stuck=self._faults().stuck,
+            stuck_wait=self.settings.stuck_retry_after,
+        )
 
-        def left(since: datetime | None, seconds: float) -> float:
-            if since is None:
-                return 0.0
-            return max(0.0, (since + timedelta(seconds=seconds) - now).total_seconds())
-
-        if state is S.SUBMITTED:
-            return left(record.submitted_at, self.settings.code_delay)
-        if state is S.AWAITING_HEAD:
-            return left(record.confirmed_at, self.settings.head_delay) if self.demo else 60.0
-        if state is S.PROCESSING:
-            if self._faults().stuck:
-                return self.settings.stuck_retry_after
-            return left(record.processing_since, self.settings.processing_time)
-        return None
+    def _waits(self) -> dict[str, float]:
+        settings = self.settings
+        return {
+            "confirm_within": settings.confirm_within,
+            "code_delay": settings.code_delay,
+            "head_delay": settings.head_delay,
+            "processing_time": settings.processing_time,
+        }
 
     def _advance(self, number: str) -> ApplicationRecord:
         """Apply whatever time has brought since the application was last looked at."""
@@ -579,45 +580,35 @@ class MockAuthority:
         if record is None:
             raise not_found()
         now = self.now()
-        settings = self.settings
         messages: list[tuple[str, ...]] = []
         issued: list[tuple[Any, ...]] = []
-        changed, moved = False, True
-        while moved:
-            moved = True
-            state = S(record.state)
-            if state in (S.SUBMITTED, S.AWAITING_CODE) and (
-                now >= record.submitted_at + self._confirm_within
-            ):
+        changed = False
+        waits = self._waits()
+        # What time has brought, rule by rule from the table (states.TIME_RULES); the effects
+        # of each event are here, where the ledger is.
+        while rule := due(
+            S(record.state),
+            _times(record),
+            waits,
+            now,
+            demo=self.demo,
+            stuck=self._faults().stuck,
+        ):
+            changed = True
+            if rule.event is Event.NOT_CONFIRMED:
                 _move(record, Event.NOT_CONFIRMED)
                 record.reason = "not_confirmed"
                 record.code_digest = record.code_salt = None
-            elif state is S.SUBMITTED and now >= record.submitted_at + timedelta(
-                seconds=settings.code_delay
-            ):
+            elif rule.event is Event.CODE_SENT:
                 messages += self._send_code(record, now)
-            elif (
-                state is S.AWAITING_HEAD
-                and self.demo
-                and record.confirmed_at is not None
-                and now >= record.confirmed_at + timedelta(seconds=settings.head_delay)
-            ):
+            elif rule.event is Event.HEAD_APPROVED:
                 _move(record, Event.HEAD_APPROVED)  # the demo's first head approves by itself
                 record.processing_since = now
-            elif (
-                state is S.PROCESSING
-                and not self._faults().stuck
-                and record.processing_since is not None
-                and now >= record.processing_since + timedelta(seconds=settings.processing_time)
-            ):
-                if record.reject_at_processing:
-                    _move(record, Event.REFUSED)
-                    record.reason = record.reject_at_processing
-                else:
-                    issued += self._issue(record, now)
+            elif record.reject_at_processing:  # Event.ISSUED, unless this one is to be refused
+                _move(record, Event.REFUSED)
+                record.reason = record.reject_at_processing
             else:
-                moved = False
-            changed = changed or moved
+                issued += self._issue(record, now)
         if changed:
             with self.ledger.transaction() as db:
                 self.ledger.save_application(db, record)
@@ -655,6 +646,7 @@ class MockAuthority:
                 email=record.email,
                 not_before=now,
                 not_after=not_after,
+                pki=self.pki_urls(ca),
             )
             issued.append((position, entry["usage"], certificate))
         _move(record, Event.ISSUED)
@@ -714,9 +706,9 @@ class MockAuthority:
             raise refusal("holder_subject_mismatch")
 
         now = self.now()
-        # A day's margin keeps `days_left` reading N today; N <= 0 is already expired.
+        # Exactly N days on: `days_left` (calendar days) reads N; N <= 0 is already expired.
         if days_left > 0:
-            not_after = now + timedelta(days=days_left, hours=1)
+            not_after = now + timedelta(days=days_left)
         else:
             not_after = now + timedelta(days=days_left, minutes=-1)
         not_before = min(now - timedelta(minutes=5), not_after - timedelta(days=365))
@@ -731,6 +723,7 @@ class MockAuthority:
                 email=request.email,
                 not_before=not_before,
                 not_after=not_after,
+                pki=self.pki_urls(self.issuing_for(Scheme(scheme))),
             )
             issued.append((usage, certificate))
         with self.ledger.transaction() as db:
@@ -753,12 +746,17 @@ class MockAuthority:
     # Test endpoints ---------------------------------------------------------------------------
 
     def revoke(self, body: Any) -> dict[str, Any]:
+        from wizard.keys.revocation import REASON_CODES
+
         if (
             not isinstance(body, dict)
-            or set(body) != {"serial"}
+            or not {"serial"} <= set(body) <= {"serial", "reason"}
             or not isinstance(body["serial"], str)
         ):
-            raise bad_request('the body is {"serial": hex}')
+            raise bad_request('the body is {"serial": hex, "reason"?: CRLReason}')
+        reason = body.get("reason")
+        if "reason" in body and (not isinstance(reason, str) or reason not in REASON_CODES):
+            raise bad_request("reason is an RFC 5280 CRLReason (key_compromise, superseded, ...)")
         text = body["serial"].strip().lower().removeprefix("0x")
         if not text or not all(c in "0123456789abcdef" for c in text):
             raise bad_request("serial is hexadecimal")
@@ -766,8 +764,41 @@ class MockAuthority:
         now = self.now()
         with self.ledger.transaction() as db:
             db.execute("INSERT OR IGNORE INTO revocations VALUES (?, ?)", (serial, iso(now)))
+            if reason is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO revocation_reasons VALUES (?, ?)", (serial, reason)
+                )
         row = self.ledger.one("SELECT revoked_at FROM revocations WHERE serial = ?", serial)
-        return {"serial": serial, "revoked_at": row["revoked_at"] if row else iso(now)}
+        kept = self.ledger.one("SELECT reason FROM revocation_reasons WHERE serial = ?", serial)
+        return {
+            "serial": serial,
+            "revoked_at": row["revoked_at"] if row else iso(now),
+            "reason": kept["reason"] if kept else None,
+        }
+
+    def pki_urls(self, ca: authorities.CertificationAuthority):
+        """Where ``ca`` publishes revocation (settings.pki_url), for the certificates it issues;
+        None for a CA that publishes nothing (the EVIL one)."""
+        from .revocation import urls_for
+
+        roles = {
+            id(self.issuing): "issuing",
+            id(self.gost_issuing): "gost-issuing",
+            id(self.root): "root",
+            id(self.gost_root): "gost-root",
+        }
+        role = roles.get(id(ca))
+        if role is None or not self.settings.pki_url:
+            return None
+        return urls_for(self.settings.pki_url, role)
+
+
+def _times(record: ApplicationRecord) -> dict[str, datetime | None]:
+    return {
+        "submitted_at": record.submitted_at,
+        "confirmed_at": record.confirmed_at,
+        "processing_since": record.processing_since,
+    }
 
 
 def _move(record: ApplicationRecord, event: Event) -> None:

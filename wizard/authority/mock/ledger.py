@@ -102,6 +102,10 @@ CREATE TABLE IF NOT EXISTS revocations (
     serial TEXT PRIMARY KEY,        -- hex, of any issuer (serials are random 159-bit numbers)
     revoked_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS revocation_reasons (
+    serial TEXT PRIMARY KEY,        -- a serial of revocations, revoked for this CRLReason
+    reason TEXT NOT NULL            -- key_compromise, superseded, ... (RFC 5280 names)
+);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     number TEXT NOT NULL,

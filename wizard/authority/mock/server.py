@@ -45,6 +45,15 @@ def default_data_dir() -> Path:
     return platformdirs.user_data_path("qoltanba") / "authority"
 
 
+def public_url(host: str, port: int) -> str:
+    """The base URL clients on this machine reach a server bound to ``host``:``port`` at."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - naming the wildcard, not binding to it
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def build_server(
     app: ASGIApp, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, log_level: str = "info"
 ) -> uvicorn.Server:
@@ -73,7 +82,9 @@ def serve(
     log_level: str = "info",
     **settings: Any,
 ) -> None:
-    """Run the mock authority until interrupted (Ctrl+C)."""
+    """Run the mock authority until interrupted (Ctrl+C). The certificates it issues name this
+    host and port as where its OCSP responder and CRLs are (``pki_url`` overrides)."""
+    settings.setdefault("pki_url", public_url(host, port))
     app = create_app(
         Path(data_dir) if data_dir is not None else default_data_dir(),
         trusted=trusted,

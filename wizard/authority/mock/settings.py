@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from wizard.authority.connect import DEMO_BASE_URL
 from wizard.errors import UsageError
 
 # Storage kinds an application may name, and how many years a certificate on each is valid.
@@ -28,6 +29,9 @@ class Settings:
     processing_time: float = 0.0  # from approval until the certificates are issued
     stuck_retry_after: float = 5.0  # the hint given while the "stuck" fault holds processing
     demo_holder_days_max: int = 3650  # |days_left| bound for POST /v1/demo/holders
+    # Where the CAs publish OCSP, CRLs and their certificates, as the certificates issued say
+    # (AIA, CDP): the in-process demo's address, or the served host:port ("" publishes none).
+    pki_url: str = DEMO_BASE_URL
 
     def replace(self, **overrides: object) -> Settings:
         """A copy with ``overrides``; an unknown name is a UsageError, not a silent no-op."""

@@ -64,7 +64,7 @@ class Trust:
             return "certificate_revoked"
         material = self._material
         if material.crl_files:
-            verdict = crl_check(certificate, material.crl_files, material.ca_files)
+            verdict = crl_check(certificate, material.crl_files, material.ca_files, now=now)
             if verdict.revoked:
                 return "certificate_revoked"
         return None

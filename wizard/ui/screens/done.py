@@ -8,7 +8,7 @@ from pathlib import Path
 import flet as ft
 
 from wizard.ui.model import WizardModel
-from wizard.ui.widgets import GOOD, heading, notice, para
+from wizard.ui.widgets import GOOD, error_notice, heading, notice, para
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
@@ -33,9 +33,14 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
                 weight=ft.FontWeight.BOLD,
             )
         )
-    controls.append(para(m.t("done.where")))
-    controls.append(ft.Text(folder, size=14, weight=ft.FontWeight.BOLD))
-    files = list(result.get("files", []))
+    files = [] if result.get("token") else list(result.get("files", []))
+    if result.get("token"):  # the new keys are on a token: name it (issue #13)
+        from wizard.ui.screens.token_keys import done_rows
+
+        controls += done_rows(m)
+    else:
+        controls.append(para(m.t("done.where")))
+        controls.append(ft.Text(folder, size=14, weight=ft.FontWeight.BOLD))
     for name in [f for f in files if not f.endswith(".cer")]:
         controls.append(ft.Row([ft.Icon(ft.Icons.KEY, color=GOOD), ft.Text(name, expand=True)]))
     for name in [f for f in files if f.endswith(".cer")]:
@@ -47,9 +52,23 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
                 ]
             )
         )
-    controls.append(para(m.t("done.ca_explain"), size=13, color=ft.Colors.GREY_700))
-    controls.append(notice(m.t("done.password_reminder"), "info", ft.Icons.LOCK_OUTLINE))
+    if not result.get("token"):
+        controls.append(para(m.t("done.ca_explain"), size=13, color=ft.Colors.GREY_700))
+        controls.append(notice(m.t("done.password_reminder"), "info", ft.Icons.LOCK_OUTLINE))
     controls.append(notice(m.t("done.old_keys"), "warn"))
+    if m.old_keys_revoked is not None:
+        controls.append(notice(m.old_keys_revoked.text(m.lang), "good", ft.Icons.GPP_GOOD_OUTLINED))
+    elif m.can_revoke_old:
+        controls.append(para(m.t("done.revoke_old_explain"), size=13, color=ft.Colors.GREY_700))
+        controls.append(
+            ft.OutlinedButton(
+                m.t("done.revoke_old"),
+                icon=ft.Icons.GPP_MAYBE_OUTLINED,
+                on_click=m.revoke_old_keys,
+                disabled=m.busy,
+            )
+        )
+    controls += error_notice(m, m.revoke_error)
     controls.append(
         ft.Row(
             [

@@ -21,6 +21,39 @@ from wizard.ui.widgets import (
 )
 
 
+def _revocation(m: WizardModel, card: KeyCard) -> list[ft.Control]:
+    """Is the key revoked: the status and where it came from, then why, in plain words."""
+    answer = card.revocation
+    if answer is None:
+        return []
+    status = answer.status.value
+    line = m.t(
+        "revocation.line",
+        status=m.t(f"revocation.status.{status}"),
+        source=m.t(f"revocation.source.{answer.source}"),
+    )
+    words = [m.t(answer.message_key)]
+    if answer.revoked and answer.revoked_at is not None:
+        words.append(m.t("revocation.revoked_on", date=m.format_date(answer.revoked_at)))
+    if answer.reason:
+        reason = m.t(f"revocation.reason.{answer.reason}")
+        words.append(m.t("revocation.reason_line", reason=reason))
+    if status == "unknown" and card.renewable:
+        words.append(m.t("revocation.unknown_policy"))
+    kind = {"good": "good", "revoked": "bad"}.get(status, "warn")
+    icon = {
+        "good": ft.Icons.VERIFIED_USER_OUTLINED,
+        "revoked": ft.Icons.GPP_BAD_OUTLINED,
+    }.get(status, ft.Icons.HELP_OUTLINE)
+    return [
+        ft.Semantics(
+            identifier=f"revocation-{status}",
+            content=field_row(m.t("inspect.revocation"), line),
+        ),
+        notice(" ".join(words), kind, icon),
+    ]
+
+
 def _card(m: WizardModel, card: KeyCard) -> ft.Control:
     verdict = (
         notice(m.t("verdict.renewable"), "good")
@@ -46,6 +79,7 @@ def _card(m: WizardModel, card: KeyCard) -> ft.Control:
         field_row(m.t("open.valid_until"), m.format_date(card.not_after)),
         field_row(m.t("open.file"), card.file_name),
         time_left_bar(m, card.days_left),
+        *_revocation(m, card),
         verdict,
     ]
     return ft.Card(
@@ -55,8 +89,17 @@ def _card(m: WizardModel, card: KeyCard) -> ft.Control:
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
+    if m.token_mode:  # the keys are on a token: the token, its PIN, its keys (issue #13)
+        from wizard.ui.screens.token_keys import view as token_view
+
+        return token_view(m, ui)
+
     async def pick() -> None:
         await m.pick_files(ui.platform.pick_stores)
+
+    async def open_and_check() -> None:
+        m.open_keys()  # at once: the keys, and what the CRLs at hand say
+        await m.check_revocation()  # then the authority's answer, off the UI loop
 
     controls: list[ft.Control] = [heading(m.t("open.title"))]
     if m.resuming is not None:
@@ -121,7 +164,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             password=True,
             can_reveal_password=True,
             on_change=lambda e: setattr(m, "current_password", e.control.value),
-            on_submit=lambda: m.open_keys(),
+            on_submit=open_and_check,
         )
     )
     controls.append(para(m.t("open.password_hint"), size=12, color=ft.Colors.GREY_700))
@@ -129,10 +172,14 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         ft.FilledTonalButton(
             m.t("open.open"),
             icon=ft.Icons.LOCK_OPEN,
-            on_click=lambda: m.open_keys(),
-            disabled=not m.picked or m.busy,
+            on_click=open_and_check,
+            disabled=not m.picked or m.busy or m.revocation_checking,
         )
     )
+    if m.revocation_checking:
+        controls.append(
+            ft.Row([ft.ProgressRing(width=18, height=18), para(m.t("open.revocation_checking"))])
+        )
     controls += error_notice(m, m.open_error)
     if m.open_error is not None:
         controls.append(
