@@ -41,3 +41,18 @@ def test_the_nca_gost_crl_verifies_and_is_older_than_the_test_leaves(material, g
     # The material's CRL predates the "revoked" test key: it cannot list it (see the notes).
     assert crl.last_update_utc < leaf.not_valid_before_utc
     assert crl.get_revoked_certificate_by_serial_number(leaf.serial_number) is None
+
+
+def test_days_left_are_calendar_days_as_the_date_shows():
+    from datetime import UTC, datetime, timedelta
+
+    from wizard.keys.certificate import days_until
+
+    now = datetime(2026, 12, 1, 22, 40, tzinfo=UTC)
+    assert days_until(now + timedelta(days=365), now) == 365  # a fresh one-year key: not 364
+    assert days_until(now + timedelta(days=365, seconds=-5), now) == 365
+    assert days_until(now + timedelta(hours=2), now) == 1  # tomorrow's date (UTC), not 0
+    assert days_until(now + timedelta(minutes=5), now) == 0
+    assert days_until(now - timedelta(days=1), now) == -1
+    assert days_until(now - timedelta(minutes=1), now) == -1  # passed today: negative already
+    assert days_until(now, now) == -1

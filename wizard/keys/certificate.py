@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -162,8 +161,12 @@ class CertificateFacts:
 
 
 def days_until(moment: datetime, now: datetime) -> int:
-    """Whole days from ``now`` until ``moment`` (negative once it has passed); both aware."""
-    return math.floor((moment - now).total_seconds() / 86400)
+    """Calendar days from ``now``'s date to ``moment``'s (UTC, the dates Qoltanba shows; negative
+    once passed); both aware. A key valid a year from now reads 365, as its date says, not the
+    364 whole days and some hours a subtraction gives. Later the same day it is 0 ("today"),
+    and once passed it is negative, even on that very date."""
+    days = (moment.astimezone(UTC).date() - now.astimezone(UTC).date()).days
+    return min(days, -1) if moment <= now else days
 
 
 def describe(cert: x509.Certificate) -> CertificateFacts:

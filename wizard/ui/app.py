@@ -8,6 +8,8 @@ import logging
 import os
 import socket
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,11 +194,11 @@ def launch(
         return
     port = port or free_port(host)
     url = f"http://{host}:{port}/"
-    print(
-        translate("gui.web_url", lang, reason=translate(reason, lang), url=url),
-        file=out,
-        flush=True,
-    )
+    line = translate("gui.web_url", lang, reason=translate(reason, lang), url=url)
+    # said once the server takes connections: a browser opened at once never meets "refused"
+    threading.Thread(
+        target=_announce_when_listening, args=(host, port, line, out), daemon=True
+    ).start()
     if reason in ("gui.no_display",) or os.environ.get("QOLTANBA_NO_BROWSER"):
         os.environ["FLET_FORCE_WEB_SERVER"] = "1"  # nothing to open a browser with
     with contextlib.suppress(KeyboardInterrupt):
@@ -208,6 +210,21 @@ def launch(
             assets_dir=_assets(),
             no_cdn=True,
         )
+
+
+def _announce_when_listening(
+    host: str, port: int, line: str, out, timeout: float = 120.0, pause: float = 0.05
+) -> None:
+    """Print ``line`` as soon as ``host:port`` accepts a connection (at most ``timeout`` later:
+    then it is printed anyway, so the person is never left without the address)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                break
+        except OSError:
+            time.sleep(pause)
+    print(line, file=out, flush=True)
 
 
 def _secret_store():
