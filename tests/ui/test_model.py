@@ -195,7 +195,8 @@ def test_expiry_reminders_a_month_two_weeks_a_week_before():
 
 
 def test_keys_on_a_token_or_id_card_are_not_taken_further(tmp_path):
-    m = _model(tmp_path)
+    # without token support here (no PKCS#11 module; with one: tests/tokens/test_wizard_token.py)
+    m = WizardModel(Services(home=tmp_path, keys_root=tmp_path / "keys", token_modules=()), "en")
     m.start_new()
     m.confirm_start()
     for kind in ("id_card", "kaztoken", "etoken", "jacarta", "akey"):

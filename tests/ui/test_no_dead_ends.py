@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 from wizard import reports
+from wizard.errors import CertificateRefused
 from wizard.i18n import translate
 from wizard.ui.model import DEMO_PASSWORD, Services
 
@@ -143,18 +144,18 @@ def _view_texts(m) -> list[str]:
 def test_a_bug_in_a_renewal_step_is_one_line_and_try_again_goes_on(tmp_path, monkeypatch):
     from wizard.renewal.process import Renewer
 
-    real_step = Renewer.step
+    real_step = Renewer._offline_step
 
-    async def broken_step(self, renewal, current, details, code_source):
+    def broken_step(self, renewal, current, details):
         raise UnicodeEncodeError("ascii", details.new_password, 0, 1, "the old e-mail bug")
 
     async def scenario():
         m = _model(tmp_path)
         await _to_password(m)
-        monkeypatch.setattr(Renewer, "step", broken_step)
+        monkeypatch.setattr(Renewer, "_offline_step", broken_step)
         await m.accept_password()
         seen = (m.screen, m.busy, m.fault, m.work_actions, _view_texts(m))
-        monkeypatch.setattr(Renewer, "step", real_step)
+        monkeypatch.setattr(Renewer, "_offline_step", real_step)
         await m.run()  # "Try again"
         await m.close()
         return m, seen
@@ -386,7 +387,7 @@ def test_a_renewal_bound_to_another_folder_can_be_ended_from_the_error(tmp_path)
 
 def test_no_space_for_the_new_keys_goes_back_to_the_folder(tmp_path, monkeypatch):
     from wizard.errors import NoSpace
-    from wizard.renewal import process
+    from wizard.renewal import new_keys  # where the new-keys folder is made (FolderHome)
 
     def full(folder, current=()):
         raise NoSpace("output_no_space", path=str(folder))
@@ -394,7 +395,7 @@ def test_no_space_for_the_new_keys_goes_back_to_the_folder(tmp_path, monkeypatch
     async def scenario():
         m = _model(tmp_path)
         await _to_password(m)
-        monkeypatch.setattr(process, "prepare_new_folder", full)
+        monkeypatch.setattr(new_keys, "prepare_new_folder", full)
         await m.accept_password()
         seen = (m.screen, m.work_error, m.work_actions, _view_texts(m))
         m.choose_folder()
@@ -491,7 +492,7 @@ def test_a_refused_certificate_ends_the_renewal_and_offers_a_new_one(tmp_path, m
         return m, seen, listed
 
     m, (screen, rejection, texts, free), listed = asyncio.run(scenario())
-    refused = translate("error.certificate_refused", "en", detail="wrong_key")
+    refused = CertificateRefused(detail="wrong_key").message("en")
     assert screen == "status" and rejection.text("en") == refused and refused in texts
     assert translate("status.start_again", "en") in texts and free
     assert listed == []  # a refused renewal is not "under way"
@@ -524,6 +525,7 @@ def test_a_renewal_ended_in_another_window_is_said_not_started_again(tmp_path):
 
 def test_a_renewal_refused_in_the_journal_is_finished_like_a_rejected_one(tmp_path):
     from wizard.renewal.journal import RenewalJournal, RenewalState
+    from wizard.renewal.record import Ending
 
     async def scenario():
         m = _model(tmp_path)
@@ -531,13 +533,14 @@ def test_a_renewal_refused_in_the_journal_is_finished_like_a_rejected_one(tmp_pa
         m.go("status")
         journal = RenewalJournal(tmp_path / "journal.sqlite3")
         [renewal] = journal.all()
-        journal.advance(renewal, RenewalState.REFUSED, refused="untrusted_issuer")
+        journal.advance(renewal, RenewalState.REFUSED, ending=Ending(refused="untrusted_issuer"))
         await m.refresh()
         await m.close()
         return m
 
     m = asyncio.run(scenario())
-    refused = translate("error.certificate_refused", "en", detail="untrusted_issuer")
+    refused = CertificateRefused(detail="untrusted_issuer").message("en")
+    assert "untrusted_issuer" not in refused  # said in words (a hostile tester's finding)
     assert m.screen == "status" and m.rejection.text("en") == refused
     m.go("home")
     assert m.pending == []

@@ -25,8 +25,12 @@ def certificate_subject(certificate_der: bytes) -> bytes:
     return asn1_x509.Certificate.load(certificate_der)["tbs_certificate"]["subject"].dump()
 
 
-def build_request(key: KeyPair, subject_der: bytes, *, email: str | None = None) -> bytes:
-    """A signed PKCS#10 request (DER) for ``key`` with exactly ``subject_der`` as its subject."""
+def build_request(
+    key: KeyPair, subject_der: bytes, *, email: str | None = None, key_store: bool = True
+) -> bytes:
+    """A signed PKCS#10 request (DER) for ``key`` with exactly ``subject_der`` as its subject.
+    ``key_store``: carry the NCA key-store extension, which says "a PKCS#12 file" (DOMAIN.md §5
+    knows no value for a token, so a key made on a token goes without it)."""
     extensions = []
     if email:
         extensions.append(
@@ -36,19 +40,23 @@ def build_request(key: KeyPair, subject_der: bytes, *, email: str | None = None)
                 "extn_value": [asn1_x509.GeneralName(name="rfc822_name", value=email)],
             }
         )
-    extensions.append(
-        {
-            "extn_id": oids.KEY_STORE_EXTENSION,
-            "critical": False,
-            "extn_value": core.ParsableOctetString(key_store_extension()),
-        }
-    )
+    if key_store:
+        extensions.append(
+            {
+                "extn_id": oids.KEY_STORE_EXTENSION,
+                "critical": False,
+                "extn_value": core.ParsableOctetString(key_store_extension()),
+            }
+        )
     info = csr.CertificationRequestInfo(
         {
             "version": "v1",
             "subject": asn1_x509.Name.load(subject_der),
             "subject_pk_info": keys.PublicKeyInfo.load(key.public_key_info()),
-            "attributes": [{"type": "extension_request", "values": [extensions]}],
+            # Extensions is SEQUENCE SIZE (1..MAX): no attribute rather than an empty one
+            "attributes": [{"type": "extension_request", "values": [extensions]}]
+            if extensions
+            else [],
         }
     )
     tbs = info.dump()

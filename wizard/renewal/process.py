@@ -8,8 +8,6 @@ authority is reached only through the `Authority` interface (no network code her
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from wizard.authority.interface import (
     ApplicationState,
@@ -37,13 +34,10 @@ from wizard.errors import (
     CertificateRefused,
     DetailsInvalid,
     NotRenewable,
-    OutputRefused,
     QoltanbaError,
     RenewalElsewhere,
     RenewalWaiting,
-    StoreError,
     UsageError,
-    WrongPassword,
 )
 from wizard.keys import cms
 from wizard.keys.certificate import (
@@ -53,29 +47,36 @@ from wizard.keys.certificate import (
     utc_now,
 )
 from wizard.keys.chain import verify_chain
-from wizard.keys.files import (
-    TEMPORARY,
-    prepare_new_folder,
-    refuse_folder_with_keys,
-    resolve_path,
-    sweep_temporary,
-    user_path,
-    write_new_file,
-)
-from wizard.keys.keypair import KeyPair, generate, key_pair_from_pkcs8
+from wizard.keys.keypair import KeyPair, generate
 from wizard.keys.oids import Scheme
-from wizard.keys.pkcs12 import decrypt_private_key, encrypt_private_key, read_pkcs12
 from wizard.keys.request import build_request, certificate_subject
-from wizard.keys.safe_read import read_regular_file
 from wizard.keys.store import KeyStore
-from wizard.keys.writer import save_store, store_file_name
-from wizard.renewal.journal import BEFORE_SUBMISSION, Renewal, RenewalJournal, RenewalState
+from wizard.renewal.journal import (
+    BEFORE_SUBMISSION,
+    STEPS,
+    Renewal,
+    RenewalJournal,
+    RenewalState,
+)
 from wizard.renewal.locks import RenewalLock
+from wizard.renewal.new_keys import FolderHome, NewKeyHome, discard_pending_files
+from wizard.renewal.new_keys import sweep_folder as sweep_folder  # its home before new_keys.py
+from wizard.renewal.record import (
+    Confirmation,
+    Details,
+    Ending,
+    Installed,
+    Issued,
+    PendingKey,
+    Submission,
+)
 from wizard.renewal.secrets import SecretStore
 from wizard.renewal.trust import RenewalTrust, intermediates
 
 S = RenewalState
-CodeSource = Callable[[str, int | None], Awaitable[str]]
+# Asked for the one-time code of application ``number`` (``attempts_left`` when known); None: no
+# code now (the wizard shows its code screen): the run stops there, to be run again with one.
+CodeSource = Callable[[str, int | None], Awaitable[str | None]]
 Progress = Callable[[Renewal], None]
 
 TOKEN_STORAGES = ("kaztoken", "idcard", "etoken", "jacarta", "akey")
@@ -89,15 +90,6 @@ MAX_EMAIL = 254
 MAX_LOCALITY = 128
 # Each run's remote part (after the offline steps) ends within max_wait plus this much.
 RUN_SLACK = 30.0
-MAX_PENDING_BYTES = 1 << 20  # an encrypted pending key is a few KB
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.b64decode(text)
 
 
 def fingerprint(certificate_der: bytes) -> str:
@@ -157,8 +149,8 @@ def current_keys(stores: Sequence[KeyStore]) -> CurrentKeys:
 class RenewalDetails:
     email: str
     locality: str
-    folder: Path
-    new_password: str  # held in memory for this run only; never recorded
+    folder: Path | None  # the new folder for file stores; None when the new keys go on a token
+    new_password: str  # held in memory for this run only; never recorded ("" for a token)
     storage: str = "pkcs12"
 
     def __repr__(self) -> str:
@@ -224,39 +216,6 @@ def normal_details(details: RenewalDetails) -> RenewalDetails:
     return replace(details, email=email, locality=locality)
 
 
-def _pending_names(renewal: Renewal) -> list[str]:
-    keys = renewal.data.get("keys")
-    return [str(entry.get("file")) for entry in keys.values()] if isinstance(keys, dict) else []
-
-
-def sweep_folder(journal: RenewalJournal, folder: Path, renewal: Renewal | None = None) -> None:
-    """Remove what no live renewal needs from a new-keys folder: our temporary files left by a
-    killed write, the pending keys of renewals that ended, and the pending keys ``renewal`` wrote
-    just before a kill could record them. A pending key nobody in this journal knows of is never
-    touched (it may be a lost journal's only copy of a submitted renewal's key)."""
-    renewals = journal.all()
-    live = {name for r in renewals if not r.state.finished for name in _pending_names(r)}
-    ended = {
-        name
-        for r in renewals
-        if r.state.finished and r.folder == folder
-        for name in _pending_names(r)
-    }
-    sweep_temporary(folder, names={*live, *ended, *_pending_names(renewal)} if renewal else None)
-    for name in ended - live:
-        (folder / name).unlink(missing_ok=True)
-    if renewal is not None and renewal.state is S.DETAILED and "keys" not in renewal.data:
-        started = renewal.created_at.timestamp() - 2
-        for path in [*folder.glob("PENDING_*.p8"), *folder.glob(".PENDING_*.p8.*.tmp")]:
-            name = path.name
-            match = TEMPORARY.match(name)
-            try:
-                if (match or name not in live) and path.stat().st_mtime >= started:
-                    path.unlink()  # written by this renewal's key step, killed before recording
-            except OSError:
-                continue
-
-
 @dataclass(frozen=True)
 class Cancelled:
     """What ``cancel`` did: the renewal ended; ``application`` stays at the authority if set."""
@@ -266,9 +225,16 @@ class Cancelled:
     removed: tuple[str, ...]  # the unsent (or now useless) new keys removed
 
 
-def cancel(journal: RenewalJournal, renewal: Renewal, *, home: Path | None = None) -> Cancelled:
+def cancel(
+    journal: RenewalJournal,
+    renewal: Renewal,
+    *,
+    home: Path | None = None,
+    new_keys: NewKeyHome | None = None,
+) -> Cancelled:
     """End a pending renewal (qoltanba cancel, the wizard's button). Before submission nothing
-    exists at the authority; after, the application number is kept in the journal."""
+    exists at the authority; after, the application number is kept in the journal. ``new_keys``:
+    where its new keys are, when that is not (only) a folder (a token's session, opened)."""
     if renewal.state.finished or renewal.state is S.INSTALLED:
         raise UsageError("cancel_finished", state=renewal.state.value)
     with RenewalLock(renewal.current, home):  # not while another window works on it
@@ -277,34 +243,31 @@ def cancel(journal: RenewalJournal, renewal: Renewal, *, home: Path | None = Non
             raise UsageError("cancel_finished", state=renewal.state.value)
         submitted = renewal.state not in BEFORE_SUBMISSION
         ended, removed = end_without_keys(
-            journal, renewal, S.CANCELLED, cancelled_after_submission=submitted
+            journal,
+            renewal,
+            S.CANCELLED,
+            Ending(cancelled_after_submission=submitted),
+            new_keys=new_keys,
         )
     return Cancelled(renewal=ended, application=ended.application, removed=removed)
 
 
 def end_without_keys(
-    journal: RenewalJournal, renewal: Renewal, state: RenewalState, **data: Any
+    journal: RenewalJournal,
+    renewal: Renewal,
+    state: RenewalState,
+    ending: Ending,
+    *,
+    new_keys: NewKeyHome | None = None,
 ) -> tuple[Renewal, tuple[str, ...]]:
     """End a renewal that will never have new stores (cancelled, rejected, lapsed, refused): the
-    state recorded with ``data``, then its pending new keys removed (of no use any more)."""
-    ended = journal.advance(renewal, state, **data)
-    return ended, _discard_pending(ended)
-
-
-def _discard_pending(renewal: Renewal) -> tuple[str, ...]:
-    folder = renewal.folder
-    if folder is None:
-        return ()
-    removed = []
-    for name in _pending_names(renewal):
-        path = folder / name
-        if path.exists():
-            path.unlink(missing_ok=True)
-            removed.append(name)
-    sweep_temporary(folder, names=set(_pending_names(renewal)))
-    with contextlib.suppress(OSError):
-        folder.rmdir()  # only if nothing else is in it
-    return tuple(removed)
+    state recorded with why, then its pending new keys removed (of no use any more): files in its
+    folder, and on its token only through ``new_keys`` (a session on it; without one the
+    never-certified key objects stay there, harmless, and are said to)."""
+    ended = journal.advance(renewal, state, ending=ending)
+    if new_keys is None:
+        return ended, discard_pending_files(ended)
+    return ended, new_keys.discard(ended)
 
 
 class Renewer:
@@ -324,6 +287,7 @@ class Renewer:
         new_key_pair: Callable[..., KeyPair] = generate,
         home: Path | None = None,
         trust: RenewalTrust | None = None,
+        new_keys: NewKeyHome | None = None,
     ) -> None:
         self.journal = journal
         self.authority = authority
@@ -338,6 +302,9 @@ class Renewer:
         self.home = home
         # What new certificates must chain to (renewal/trust.py): the adapter's declared roots.
         self.trust = trust or RenewalTrust()
+        # Where the new keys live (renewal/new_keys.py): a folder of files, or a token (given
+        # opened from outside: wizard.renewal.token_home, never imported here).
+        self.new_keys: NewKeyHome = new_keys or FolderHome()
         self.lock: RenewalLock | None = None
         # what the run should tell the person besides its result (message key, params)
         self.notices: list[tuple[str, dict[str, Any]]] = []
@@ -365,85 +332,98 @@ class Renewer:
             raise
 
     def _begin(self, current: CurrentKeys, details: RenewalDetails) -> Renewal:
-        from wizard.keys.passwords import require_acceptable
-
         renewal = self.journal.pending_for(current.fingerprints)
-        folder = _folder(details.folder)
+        place = self.new_keys.place(details)
         if renewal is not None:
-            return self._resume(renewal, details, folder)
+            return self._resume(renewal, details, place)
         details = normal_details(details)
         now = self.clock()
         for store in current.stores.values():
             verdict = store.verdict(now)
             if not verdict.renewable:
                 raise NotRenewable(reason=verdict.reason)
-        require_acceptable(details.new_password, identity=current.identity())
-        if self.home is not None and _inside(resolve_path(user_path(self.home)), folder):
-            # the journal and the demo authority's books never go among the new keys
-            raise OutputRefused("output_holds_state", path=str(folder))
-        prepare_new_folder(folder, [s.path for s in current.stores.values() if s.path])
-        refuse_folder_with_keys(folder)
+        origin = replace(
+            self.new_keys.prepare(current, details, place, self.home),
+            scheme=current.scheme.value,
+            subject=current.subject,
+        )
         ended = self.journal.last_ended(current.fingerprints)
         renewal, created = self.journal.start_or_resume(
-            current.fingerprints,
-            self.authority_name,
-            scheme=current.scheme.value,
-            subject=_b64(current.subject),
-            folder=str(folder),
-            current_files=[
-                str(resolve_path(user_path(s.path))) for s in current.stores.values() if s.path
-            ],
+            current.fingerprints, self.authority_name, origin
         )
         if not created:
-            return self._resume(renewal, details, folder)
+            return self._resume(renewal, details, place)
         if ended is not None and ended.application:
             self.notices.append(("notice.new_application", {"application": ended.application}))
         elif ended is not None:
             self.notices.append(("notice.new_renewal", {}))
-        sweep_folder(self.journal, folder)
+        self.new_keys.sweep(self.journal, renewal, started=True)
         return renewal
 
-    def _resume(self, renewal: Renewal, details: RenewalDetails, folder: Path) -> Renewal:
+    def _resume(self, renewal: Renewal, details: RenewalDetails, place: Path | None) -> Renewal:
         if renewal.authority != self.authority_name:
             raise RenewalElsewhere(
                 "renewal_other_authority",
                 authority=renewal.authority,
                 application=renewal.application or "-",
             )
-        if renewal.folder is not None and renewal.folder != folder:
-            code = (
-                "renewal_done_elsewhere" if renewal.state is S.DONE else "renewal_pending_elsewhere"
-            )
-            raise RenewalElsewhere(code, folder=str(renewal.folder))
+        self.new_keys.check_resume(renewal, place)
         if renewal.state is S.DONE:
             return renewal
         if renewal.state in (S.CHECKED, S.DETAILED, S.KEYS_SAVED):
             # Nothing carries the details yet: corrected ones (a bad e-mail) replace them.
             normal = normal_details(details)
-            recorded = (renewal.data.get("email"), renewal.data.get("locality"))
-            if renewal.state is not S.CHECKED and recorded != (normal.email, normal.locality):
-                renewal = self.journal.record(renewal, email=normal.email, locality=normal.locality)
-        if renewal.folder is not None:
-            sweep_folder(self.journal, renewal.folder, renewal)
-        if "keys" in renewal.data and renewal.state is not S.INSTALLED:
+            recorded = renewal.record.details
+            if recorded is not None and (recorded.email, recorded.locality) != (
+                normal.email,
+                normal.locality,
+            ):
+                corrected = replace(recorded, email=normal.email, locality=normal.locality)
+                renewal = self.journal.record(renewal, details=corrected)
+        self.new_keys.sweep(self.journal, renewal, started=False)
+        if renewal.record.keys and renewal.state is not S.INSTALLED:
             # a wrong new password stops here; once installed, the new stores are all it needs
             # (a run killed while it removed the pending copies must still be able to finish)
-            self._load_keys(renewal, details.new_password)
+            self._load_keys(renewal, details)
         return renewal
 
     async def run(
         self, current: CurrentKeys, details: RenewalDetails, code_source: CodeSource
     ) -> Renewal:
-        renewal = self.begin(current, details)
-        try:
-            renewal = await self._drive(renewal, current, details, code_source)
-        finally:
-            self.release()
+        """The command line's run: as far as it goes, these keys' lock let go at the end; a
+        rejected or lapsed application raised as ApplicationRejected."""
+        renewal = await self.drive(current, details, code_source)
+        ending = renewal.record.ending
         if renewal.state is S.REJECTED:
-            raise ApplicationRejected(reason=renewal.data.get("reason") or "")
+            raise ApplicationRejected(reason=ending.reason if ending else "")
         if renewal.state is S.LAPSED:
             raise ApplicationRejected("application_lapsed", reason="lapsed")
         return renewal
+
+    async def drive(
+        self,
+        current: CurrentKeys,
+        details: RenewalDetails,
+        code_source: CodeSource,
+        *,
+        stop: Callable[[], bool] | None = None,
+        hold: bool = False,
+    ) -> Renewal:
+        """The one driver, for the command line and the wizard: begin (or resume) the renewal of
+        these keys, then take each state's step from `STEPS` until it is finished, the code
+        source has no code yet (stopped at AWAITING_CODE), or ``stop()`` says so between steps.
+        Offline steps run off the event loop (a UI stays responsive while keys are made); the
+        remote ones together get at most max_wait plus RUN_SLACK (a person typing the code does
+        not count). ``hold``: keep these keys' lock after returning (the wizard lets it go when
+        the person leaves); otherwise it is let go here, whatever happens."""
+        renewal = self.begin(current, details)
+        try:
+            if self.progress:
+                self.progress(renewal)
+            return await self._drive(renewal, current, details, code_source, stop)
+        finally:
+            if not hold:
+                self.release()
 
     async def _drive(
         self,
@@ -451,34 +431,34 @@ class Renewer:
         current: CurrentKeys,
         details: RenewalDetails,
         code_source: CodeSource,
+        stop: Callable[[], bool] | None,
     ) -> Renewal:
-        # The whole run talks to the authority for at most max_wait plus RUN_SLACK: a server that
-        # dribbles its answers cannot hold it longer (the journal keeps every step: run again).
         budget = max(self.max_wait, 0.0) + RUN_SLACK
-        try:
-            async with asyncio.timeout(budget) as deadline:
-
-                async def patient_code_source(number: str, attempts_left: int | None) -> str:
-                    # the time a person takes to type the code is not the authority's
-                    started = asyncio.get_running_loop().time()
-                    try:
-                        return await code_source(number, attempts_left)
-                    finally:
-                        spent = asyncio.get_running_loop().time() - started
-                        when = deadline.when()
-                        if when is not None:
-                            deadline.reschedule(when + spent)
-
-                while not renewal.state.finished:
-                    renewal = await self.step(renewal, current, details, patient_code_source)
-                    if self.progress:
-                        self.progress(renewal)
-        except TimeoutError:
-            raise AuthorityUnreachable(
-                "authority_run_timeout",
-                seconds=round(budget),
-                application=renewal.application or None,
-            ) from None
+        remaining = budget
+        loop = asyncio.get_running_loop()
+        while not renewal.state.finished:
+            if stop is not None and stop():
+                return renewal
+            if STEPS[renewal.state].remote:
+                typing = [0.0]
+                started = loop.time()
+                try:
+                    async with asyncio.timeout(max(remaining, 0.0)) as deadline:
+                        patient = _patient(code_source, deadline, typing)
+                        renewal = await self._remote_step(renewal, current, patient)
+                except _NoCodeYet as waiting:
+                    return waiting.renewal
+                except TimeoutError:
+                    raise AuthorityUnreachable(
+                        "authority_run_timeout",
+                        seconds=round(budget),
+                        application=renewal.application or None,
+                    ) from None
+                remaining -= loop.time() - started - typing[0]
+            else:
+                renewal = await asyncio.to_thread(self._offline_step, renewal, current, details)
+            if self.progress:
+                self.progress(renewal)
         return renewal
 
     async def step(
@@ -488,104 +468,93 @@ class Renewer:
         details: RenewalDetails,
         code_source: CodeSource,
     ) -> Renewal:
-        """Take exactly one step from the renewal's state (recorded before returning)."""
-        state = renewal.state
-        if state is S.CHECKED:
-            normal = normal_details(details)
-            return self.journal.advance(
-                renewal,
-                S.DETAILED,
-                email=normal.email,
-                locality=normal.locality,
-                storage=normal.storage,
-            )
-        if state is S.DETAILED:
-            return self._save_new_keys(renewal, current, details)
-        if state is S.KEYS_SAVED:
-            return self._build_requests(renewal, details)
-        if state is S.REQUESTS_BUILT:
-            return self._sign_application(renewal, current)
-        if state is S.SIGNED:
-            return await self._submit(renewal, current)
-        if state is S.AWAITING_CODE:
-            return await self._confirm(renewal, current, code_source)
-        if state in (S.SUBMITTED, S.AWAITING_HEAD, S.PROCESSING):
-            return await self._wait(renewal, current)
-        if state is S.ISSUED:
-            return self._install(renewal, details)
-        if state is S.INSTALLED:
-            return self._finish(renewal)
-        raise AssertionError(f"no step from {state}")  # finished states never reach here
+        """Take exactly one step from the renewal's state (recorded before returning); at
+        AWAITING_CODE with no code yet the renewal is returned as it is."""
+        if STEPS[renewal.state].remote:
+            try:
+                return await self._remote_step(renewal, current, code_source)
+            except _NoCodeYet as waiting:
+                return waiting.renewal
+        return self._offline_step(renewal, current, details)
+
+    def _offline_step(
+        self, renewal: Renewal, current: CurrentKeys, details: RenewalDetails
+    ) -> Renewal:
+        step: Callable[[Renewal, CurrentKeys, RenewalDetails], Renewal]
+        step = getattr(self, "_" + STEPS[renewal.state].name)
+        return step(renewal, current, details)
+
+    async def _remote_step(
+        self, renewal: Renewal, current: CurrentKeys, code_source: CodeSource
+    ) -> Renewal:
+        step: Callable[[Renewal, CurrentKeys, CodeSource], Awaitable[Renewal]]
+        step = getattr(self, "_" + STEPS[renewal.state].name)
+        return await step(renewal, current, code_source)
 
     # --- offline steps -------------------------------------------------------------------------
 
     def _usages(self, renewal: Renewal) -> tuple[str, ...]:
-        return ("both",) if renewal.data["scheme"] == Scheme.GOST2015.value else ("auth", "sign")
+        gost = renewal.record.origin.scheme == Scheme.GOST2015.value
+        return ("both",) if gost else ("auth", "sign")
+
+    def _record_details(
+        self, renewal: Renewal, current: CurrentKeys, details: RenewalDetails
+    ) -> Renewal:
+        normal = normal_details(details)
+        recorded = Details(normal.email, normal.locality, normal.storage)
+        return self.journal.advance(renewal, S.DETAILED, details=recorded)
 
     def _save_new_keys(
         self, renewal: Renewal, current: CurrentKeys, details: RenewalDetails
     ) -> Renewal:
-        folder = Path(renewal.data["folder"])
         old = [
             certificate_public_key_info(s.contents.certificates[0]) for s in current.stores.values()
         ]
-        recorded: dict[str, dict[str, str]] = {}
+        recorded: list[PendingKey] = []
         try:
             for usage in self._usages(renewal):
-                key = self.new_key_pair(current.scheme, not_equal_to=old)
-                name = f"PENDING_{usage.upper()}_{key.key_identifier().hex()}.p8"
-                write_new_file(
-                    folder, name, encrypt_private_key(key.private_key_info(), details.new_password)
+                key, entry = self.new_keys.save_key(
+                    renewal, current, details, usage, old, self.new_key_pair
                 )
                 self._keys[usage] = key
-                recorded[usage] = {"file": name, "spki": _b64(key.public_key_info())}
-            return self.journal.advance(renewal, S.KEYS_SAVED, keys=recorded)
+                recorded.append(entry)
+            return self.journal.advance(renewal, S.KEYS_SAVED, keys=tuple(recorded))
         except BaseException:
-            # Nothing partial: keys written but not recorded are of no use to anyone.
-            for entry in recorded.values():
-                (folder / entry["file"]).unlink(missing_ok=True)
+            # Nothing partial: keys saved but not recorded are of no use to anyone.
+            self.new_keys.forget(renewal, recorded)
             self._keys.clear()
             raise
 
-    def _load_keys(self, renewal: Renewal, new_password: str) -> dict[str, KeyPair]:
-        """The new keys: from memory, or decrypted from the pending files (same new password)."""
-        folder = Path(renewal.data["folder"])
-        for usage, entry in renewal.data["keys"].items():
-            if usage in self._keys:
-                continue
-            path = folder / entry["file"]
-            try:
-                data = read_regular_file(path, MAX_PENDING_BYTES)
-            except (OSError, StoreError) as exc:
-                raise OutputRefused(
-                    "pending_key_missing", detail=str(path), path=str(path)
-                ) from exc
-            try:
-                key = key_pair_from_pkcs8(decrypt_private_key(data, new_password))
-            except ValueError:
-                key = None
-            if key is None or not key.same_public_key(_unb64(entry["spki"])):
-                # Decided by the recorded public key, not by a decryption error.
-                raise WrongPassword("new_password_differs")
-            self._keys[usage] = key
+    def _load_keys(self, renewal: Renewal, details: RenewalDetails) -> dict[str, KeyPair]:
+        """The new keys: from memory, or where they were saved (the same new password)."""
+        for entry in renewal.record.keys:
+            if entry.usage not in self._keys:
+                self._keys[entry.usage] = self.new_keys.load_key(renewal, entry, details)
         return self._keys
 
-    def _build_requests(self, renewal: Renewal, details: RenewalDetails) -> Renewal:
-        keys = self._load_keys(renewal, details.new_password)
-        subject = _unb64(renewal.data["subject"])
-        requests = {
-            usage: _b64(build_request(keys[usage], subject, email=renewal.data["email"]))
-            for usage in self._usages(renewal)
-        }
+    def _build_requests(
+        self, renewal: Renewal, current: CurrentKeys, details: RenewalDetails
+    ) -> Renewal:
+        keys = self._load_keys(renewal, details)
+        subject = renewal.record.origin.subject
+        email = _recorded_details(renewal).email
+        key_store = self.new_keys.key_store_extension
+        requests = tuple(
+            (usage, build_request(keys[usage], subject, email=email, key_store=key_store))
+            for usage in sorted(self._usages(renewal))
+        )
         return self.journal.advance(renewal, S.REQUESTS_BUILT, requests=requests)
 
-    def _sign_application(self, renewal: Renewal, current: CurrentKeys) -> Renewal:
+    def _sign_application(
+        self, renewal: Renewal, current: CurrentKeys, details: RenewalDetails
+    ) -> Renewal:
+        recorded = _recorded_details(renewal)
         document = application_document(
             idempotency_key=renewal.id,
-            email=renewal.data["email"],
-            locality=renewal.data["locality"],
-            storage=renewal.data["storage"],
-            requests=[(u, _unb64(d)) for u, d in sorted(renewal.data["requests"].items())],
+            email=recorded.email,
+            locality=recorded.locality,
+            storage=recorded.storage,
+            requests=list(renewal.record.requests),
             current_certificates=[
                 (u, s.contents.certificates[0]) for u, s in sorted(current.stores.items())
             ],
@@ -597,7 +566,7 @@ class Renewer:
             signer.contents.certificates[0],
             signing_time=self.clock(),
         )
-        return self.journal.advance(renewal, S.SIGNED, application_cms=_b64(signed))
+        return self.journal.advance(renewal, S.SIGNED, application_cms=signed)
 
     # --- talking to the authority --------------------------------------------------------------
 
@@ -631,19 +600,23 @@ class Renewer:
                 await self.secrets.delete(self._session_name(current))
             return await call(await self._login(current))
 
-    async def _submit(self, renewal: Renewal, current: CurrentKeys) -> Renewal:
-        if "ca_certificates" not in renewal.data:
+    async def _submit(
+        self, renewal: Renewal, current: CurrentKeys, code_source: CodeSource | None = None
+    ) -> Renewal:
+        if renewal.record.submission is None:
             info = await self.authority.info()
             # Trust is decided here, before submitting, and recorded (renewal/trust.py): a demo's
             # DEMO roots, or the NCA's pinned roots and the adapter's; never what a real one says.
-            renewal = self.journal.record(
-                renewal,
-                ca_certificates=[_b64(c) for c in info.ca_certificates],
-                anchors=[_b64(c) for c in self.trust.anchors(info, self.clock())],
+            submission = Submission(
+                ca_certificates=tuple(info.ca_certificates),
+                anchors=tuple(self.trust.anchors(info, self.clock())),
                 authority_display=info.name,
                 demo=info.demo,
             )
-        cms_bytes = _unb64(renewal.data["application_cms"])
+            renewal = self.journal.record(renewal, submission=submission)
+        cms_bytes = renewal.record.application_cms
+        if cms_bytes is None:
+            raise AssertionError("signed without an application")  # SIGNED records it
         try:
             status = await self._with_session(
                 current, lambda s: self.authority.submit(s, cms_bytes, renewal.id)
@@ -659,8 +632,8 @@ class Renewer:
     ) -> Renewal:
         number = renewal.application
         assert number is not None
-        attempts = int(renewal.data.get("code_attempts", 0))
-        attempts_left = renewal.data.get("attempts_left")
+        attempts = renewal.record.confirmation.code_attempts
+        attempts_left = renewal.record.confirmation.attempts_left
         if attempts:
             # An earlier attempt may have been answered with the answer lost, or never have
             # reached the authority: it says where the application is and what tries are left,
@@ -671,8 +644,12 @@ class Renewer:
                 return moved
             if status.attempts_left is not None:
                 attempts_left = status.attempts_left
-        code = (await code_source(number, attempts_left)).strip()
-        renewal = self.journal.record(renewal, code_attempts=attempts + 1)
+        asked = await code_source(number, attempts_left)
+        if asked is None or not asked.strip():
+            raise _NoCodeYet(renewal)
+        code = asked.strip()
+        tried = Confirmation(code_attempts=attempts + 1, attempts_left=attempts_left)
+        renewal = self.journal.record(renewal, confirmation=tried)
         key = f"{renewal.id}:confirm:{attempts + 1}"
         try:
             status = await self._with_session(
@@ -680,7 +657,10 @@ class Renewer:
             )
         except CodeWrong as error:
             left = error.params.get("attempts_left")
-            renewal = self.journal.record(renewal, attempts_left=left)
+            counted = Confirmation(
+                code_attempts=attempts + 1, attempts_left=left if isinstance(left, int) else None
+            )
+            renewal = self.journal.record(renewal, confirmation=counted)
             if left == 0:
                 return await self._wait(renewal, current)
             raise
@@ -689,9 +669,15 @@ class Renewer:
         return await self._follow(renewal, current, status)
 
     def _rejected(self, renewal: Renewal, reason: str, state: RenewalState = S.REJECTED) -> Renewal:
-        return end_without_keys(self.journal, renewal, state, reason=reason)[0]
+        return self._end(renewal, state, Ending(reason=reason))
 
-    async def _wait(self, renewal: Renewal, current: CurrentKeys) -> Renewal:
+    def _end(self, renewal: Renewal, state: RenewalState, ending: Ending) -> Renewal:
+        ended, _ = end_without_keys(self.journal, renewal, state, ending, new_keys=self.new_keys)
+        return ended
+
+    async def _wait(
+        self, renewal: Renewal, current: CurrentKeys, code_source: CodeSource | None = None
+    ) -> Renewal:
         """Poll the application's status, honouring retry hints, for at most max_wait."""
         number = renewal.application
         assert number is not None
@@ -730,37 +716,36 @@ class Renewer:
             except CertificateRefused as error:
                 # Nothing is installed, and this renewal ends here, the evidence kept: the same
                 # command then files a new application instead of refusing forever.
-                ended, _ = end_without_keys(
-                    self.journal,
-                    renewal,
-                    S.REFUSED,
+                evidence = Ending(
                     refused=str(error.params.get("detail", "")),
-                    refused_certificates=[
-                        {"usage": c.usage, "certificate": _b64(c.certificate)}
-                        for c in issued.certificates
-                    ],
+                    refused_certificates=tuple(
+                        (c.usage, c.certificate) for c in issued.certificates
+                    ),
                 )
+                ended = self._end(renewal, S.REFUSED, evidence)
                 error.params["application"] = ended.application
                 raise
-            chain = [_b64(c) for c in issued.chain]
-            return self.journal.advance(renewal, S.ISSUED, certificates=certificates, chain=chain)
+            verified = Issued(certificates=certificates, chain=tuple(issued.chain))
+            return self.journal.advance(renewal, S.ISSUED, issued=verified)
         if target is None or target is renewal.state:
             return renewal
         if target in (S.REJECTED, S.LAPSED):
             return self._rejected(renewal, status.reason or "", target)
         return self.journal.advance(renewal, target)
 
-    def verify_issued(self, renewal: Renewal, issued: IssuedCertificates) -> dict[str, str]:
+    def verify_issued(
+        self, renewal: Renewal, issued: IssuedCertificates
+    ) -> tuple[tuple[str, bytes], ...]:
         """Check every issued certificate before anything is installed; refuse the lot if one
         fails: our key, the same subject, chained to the anchors recorded at submission (valid
         CAs on the way), valid now, the promised validity, the usage."""
         cas, anchors = self._trust_path(renewal, issued.chain)
-        subject = _unb64(renewal.data["subject"])
-        years = 3 if renewal.data.get("storage") in TOKEN_STORAGES else 1
+        subject = renewal.record.origin.subject
+        years = 3 if _recorded_details(renewal).storage in TOKEN_STORAGES else 1
         now = self.clock()
-        by_usage: dict[str, str] = {}
-        for usage, entry in renewal.data["keys"].items():
-            spki = _unb64(entry["spki"])
+        by_usage: dict[str, bytes] = {}
+        for entry in renewal.record.keys:
+            usage, spki = entry.usage, entry.spki
             match = [c for c in issued.certificates if c.usage == usage]
             if len(match) != 1:
                 raise CertificateRefused(detail="missing:" + usage)
@@ -789,46 +774,40 @@ class Renewer:
                 problem = "usage"
             if problem:
                 raise CertificateRefused(detail=problem)
-            by_usage[usage] = _b64(der)
-        return by_usage
+            by_usage[usage] = der
+        return tuple(sorted(by_usage.items()))
 
     def _trust_path(
         self, renewal: Renewal, sent_chain: Sequence[bytes]
     ) -> tuple[list[x509.Certificate], list[x509.Certificate]]:
         """The CAs this renewal's certificates may chain through, and the anchors recorded when
         it was submitted (renewal/trust.py)."""
-        sent = [_unb64(c) for c in renewal.data["ca_certificates"]]
-        demo = bool(renewal.data.get("demo"))
-        recorded = renewal.data.get("anchors")
-        if recorded is None:  # submitted before anchors were recorded: decided now, never TOFU
+        submission = renewal.record.submission
+        if submission is None:
+            raise AssertionError("no submission recorded")  # _submit records it first
+        sent = list(submission.ca_certificates)
+        demo = submission.demo
+        if submission.anchors is None:  # recorded before anchors were: decided now, never TOFU
             anchors = self.trust.anchors_for(demo, sent, self.clock())
         else:
-            anchors = [_unb64(c) for c in recorded]
+            anchors = list(submission.anchors)
         cas = intermediates(sent, sent_chain, nca=not demo)
         return cas, [load_certificate(c) for c in anchors]
 
     # --- installing ----------------------------------------------------------------------------
 
-    def _install(self, renewal: Renewal, details: RenewalDetails) -> Renewal:
-        folder = Path(renewal.data["folder"])
-        keys = self._load_keys(renewal, details.new_password)
+    def _install(self, renewal: Renewal, current: CurrentKeys, details: RenewalDetails) -> Renewal:
+        keys = self._load_keys(renewal, details)
         files: list[str] = []
         not_after: datetime | None = None
-        cas, anchors = self._trust_path(renewal, [_unb64(c) for c in renewal.data.get("chain", [])])
+        issued = renewal.record.issued
+        if issued is None:
+            raise AssertionError("installing before issued")  # ISSUED records it
+        cas, anchors = self._trust_path(renewal, list(issued.chain))
         now = self.clock()
         chain: list[x509.Certificate] = []
-        for usage, cert_b64 in sorted(renewal.data["certificates"].items()):
-            der = _unb64(cert_b64)
-            key = keys[usage]
-            target = folder / store_file_name(der, key)
-            if target.exists():  # written before an interruption: accept it only if it is ours
-                contents = read_pkcs12(target.read_bytes(), details.new_password)
-                if contents.certificates[0] != der:
-                    raise OutputRefused("output_exists", detail=str(target), path=str(target))
-                path = target
-            else:
-                path = save_store(folder, key, der, details.new_password)
-            files.append(path.name)
+        for usage, der in issued.certificates:
+            files.append(self.new_keys.install_key(renewal, details, keys[usage], der))
             certificate = load_certificate(der)
             expiry = certificate.not_valid_after_utc
             not_after = expiry if not_after is None else min(not_after, expiry)
@@ -837,53 +816,55 @@ class Renewer:
         # The CA certificates the new ones chain to (issuing, root): an authority issuing more
         # than one scheme publishes more CAs than this holder needs.
         for ca in sorted(chain, key=lambda c: c.subject == c.issuer):
-            files.append(_write_ca(folder, ca))
-        return self.journal.advance(
-            renewal,
-            S.INSTALLED,
-            files=files,
-            not_after=not_after.isoformat() if not_after else None,
-        )
+            name = self.new_keys.install_ca(renewal, ca)
+            if name is not None:
+                files.append(name)
+        installed = Installed(files=tuple(files), not_after=not_after)
+        return self.journal.advance(renewal, S.INSTALLED, installed=installed)
 
-    def _finish(self, renewal: Renewal) -> Renewal:
-        folder = Path(renewal.data["folder"])
-        for entry in renewal.data["keys"].values():
-            # The final stores were written and re-opened: the pending copies can go.
-            (folder / entry["file"]).unlink(missing_ok=True)
+    def _finish(self, renewal: Renewal, current: CurrentKeys, details: RenewalDetails) -> Renewal:
+        self.new_keys.finish(renewal)
         done = self.journal.advance(renewal, S.DONE)
-        names = {*_pending_names(done), *done.data.get("files", [])}
-        sweep_temporary(folder, names=names)
+        self.new_keys.finished(done)
         return done
+
+
+class _NoCodeYet(Exception):
+    """The code source has no code yet: the run stops at AWAITING_CODE."""
+
+    def __init__(self, renewal: Renewal) -> None:
+        super().__init__()
+        self.renewal = renewal
+
+
+def _patient(code_source: CodeSource, deadline: asyncio.Timeout, typing: list[float]) -> CodeSource:
+    """``code_source`` whose waiting (a person typing the code) moves the deadline back and is
+    not counted as the authority's time (``typing[0]`` adds it up)."""
+
+    async def patient(number: str, attempts_left: int | None) -> str | None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            return await code_source(number, attempts_left)
+        finally:
+            spent = loop.time() - started
+            typing[0] += spent
+            when = deadline.when()
+            if when is not None:
+                deadline.reschedule(when + spent)
+
+    return patient
+
+
+def _recorded_details(renewal: Renewal) -> Details:
+    details = renewal.record.details
+    if details is None:
+        raise AssertionError("no details recorded")  # CHECKED's step records them first
+    return details
 
 
 def _usage_set(usage: str) -> set[str]:
     return {"auth", "sign"} if usage == "both" else {usage}
-
-
-def _write_ca(folder: Path, certificate: x509.Certificate) -> str:
-    """Save an authority CA certificate (PEM .cer, as OpenSSL and Windows both read it)."""
-    from cryptography.x509.oid import NameOID
-
-    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    label = str(names[0].value) if names else "CA"
-    stem = re.sub(r"[^0-9A-Za-z]+", "_", label).strip("_") or "CA"
-    name = f"{stem}_{format(certificate.serial_number, 'x')[:16]}.cer"
-    pem = certificate.public_bytes(serialization.Encoding.PEM)
-    path = folder / name
-    if path.exists():
-        if path.read_bytes() == pem:
-            return name
-        raise OutputRefused("output_exists", detail=str(path), path=str(path))
-    write_new_file(folder, name, pem)
-    return name
-
-
-def _folder(folder: Path) -> Path:
-    return resolve_path(user_path(folder))
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
 
 
 def _usable_key(store: KeyStore) -> KeyPair:

@@ -38,6 +38,7 @@ from wizard.errors import (
     QoltanbaError,
     RenewalBusy,
     RenewalElsewhere,
+    TokenAbsent,
     UsageError,
     WrongPassword,
 )
@@ -47,6 +48,7 @@ from wizard.keys.oids import Holder, Scheme
 from wizard.keys.passwords import PasswordVerdict, check_new_password, require_acceptable
 from wizard.renewal.journal import BEFORE_SUBMISSION, Renewal, RenewalJournal, RenewalState
 from wizard.renewal.secrets import MemorySecrets, SecretStore
+from wizard.ui.token_step import TOKEN_KINDS, TokenStep
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +73,6 @@ STORAGE_KINDS = ("file", "id_card", "kaztoken", "etoken", "jacarta", "akey")
 DEMO_PASSWORD = "Qwerty12"  # noqa: S105 - the demo keys' password, shown on screen
 # Journal states shown as the "work" screen's ticks, in order.
 WORK_STAGES = (S.KEYS_SAVED, S.REQUESTS_BUILT, S.SIGNED, S.SUBMITTED)
-# Steps that need no authority: run in a worker thread so the window stays responsive.
-OFFLINE_STATES = frozenset(
-    {S.CHECKED, S.DETAILED, S.KEYS_SAVED, S.REQUESTS_BUILT, S.ISSUED, S.INSTALLED}
-)
 
 
 @dataclass(frozen=True)
@@ -118,6 +116,8 @@ class KeyCard:
     days_left: int
     renewable: bool
     reason: str | None
+    # wizard.keys.revocation.Revocation: good / revoked / unknown, its source and why
+    revocation: Any = None
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ class PendingRenewal:
             id=renewal.id,
             state=renewal.state.value,
             application=renewal.application,
-            folder=renewal.data.get("folder"),
+            folder=str(renewal.folder) if renewal.folder else None,
             updated_at=renewal.updated_at,
             cancellable=not renewal.state.finished and renewal.state is not S.INSTALLED,
             submitted=renewal.state not in BEFORE_SUBMISSION,
@@ -162,6 +162,7 @@ class Services:
     secrets: SecretStore = field(default_factory=MemorySecrets)
     clock: Callable[[], datetime] = utc_now
     keys_root: Path | None = None  # where new folders are proposed
+    token_modules: tuple[Path, ...] | None = None  # PKCS#11 modules; None: the known paths
     max_wait: float = 3.0  # one status poll's patience before the screen refreshes by itself
     demo_days_left: int = 20
 
@@ -172,6 +173,25 @@ class Services:
         from wizard.authority.connect import open_authority
 
         return open_authority(spec, self.home)
+
+    def authorities(self, lang: str) -> list[Any]:
+        """The installed authority adapters (`qoltanba authority list`'s), usable ones first."""
+        from wizard.authority.adapters import available_authorities
+
+        return available_authorities(lang)
+
+    def resolve(self, spec: str) -> Any:
+        """The adapter ``spec`` names or whose address it is (UsageError when none)."""
+        from wizard.authority.adapters import resolve
+
+        return resolve(spec)
+
+    def trust_for(self, spec: str) -> Any:
+        """What certificates from ``spec``'s authority must chain to: the demo's DEMO roots, or
+        the pinned NCA roots and those the adapter declares (renewal/trust.py)."""
+        from wizard.renewal.trust import RenewalTrust
+
+        return RenewalTrust(declared_roots=self.resolve(spec).roots())
 
     def default_keys_root(self) -> Path:
         if self.keys_root is not None:
@@ -249,6 +269,7 @@ class WizardModel:
         self.help_from = "home"
         self.authority = services.authority
         self.authority_url = "" if services.authority == "demo" else services.authority
+        self._chosen_adapter: str | None = None
         self.mode_error: Message | None = None
         self.storage_kind = "file"
         self.picked: list[PickedFile] = []
@@ -298,6 +319,15 @@ class WizardModel:
         # "End this renewal": the renewal the confirmation asks about, and what ending it said
         self.cancel_asked: PendingRenewal | None = None
         self.cancel_error: Message | None = None
+        # step 3 asks the authority whether the keys are revoked (issue #12); the done screen
+        # offers to revoke the old keys there
+        self.revocation_checking = False
+        self.old_keys_revoked: Message | None = None
+        self.revoke_error: Message | None = None
+        # keys on a token (issue #13): the tokens here, the PIN typed (dropped once used)
+        self.tokens = TokenStep(services.token_modules)
+        self.token_pin = ""
+        self.token_notice: Message | None = None
         self._journal = self._open_journal()
         self.load_home()
 
@@ -329,7 +359,12 @@ class WizardModel:
         else:
             from wizard.reports import internal_error, remember_secret
 
-            for secret in (self.current_password, self.new_password, self.new_password2):
+            for secret in (
+                self.current_password,
+                self.new_password,
+                self.new_password2,
+                self.token_pin,
+            ):
                 remember_secret(secret)
             error = internal_error(exc, self._services.home)
             report = error.params.get("report", "-")
@@ -349,19 +384,22 @@ class WizardModel:
     async def _open_authority(self) -> Any:
         if self._authority is not None and self._authority_spec == self.authority:
             return self._authority
-        await self.close()
+        await self.close(tokens=False)  # another authority: a token's open session stays
         self._authority_cm = self._services.open_authority(self.authority)
         self._authority = await self._authority_cm.__aenter__()
         self._authority_spec = self.authority
         return self._authority
 
-    async def close(self) -> None:
-        """The window closes: stop refreshing, let go of the renewal's lock, close the client."""
+    async def close(self, *, tokens: bool = True) -> None:
+        """The window closes: stop refreshing, let go of the renewal's lock, close the client
+        (and the token's session, unless ``tokens`` is False)."""
         if self._refresh_task is not None:
             self._refresh_task.cancel()
             self._refresh_task = None
         if self._renewer is not None:
             self._renewer.release()
+        if tokens:
+            self.tokens.close()
         if self._authority_cm is not None:
             cm, self._authority_cm, self._authority = self._authority_cm, None, None
             with contextlib.suppress(Exception):
@@ -419,6 +457,9 @@ class WizardModel:
         self.demo_keys_note = None
         self._stores = []
         self._current = None
+        self.token_pin = ""
+        self.token_notice = None
+        self.tokens.close()
 
     def _leave(self) -> None:
         """The person left this renewal (home, start over, another renewal): release its lock, at
@@ -474,12 +515,13 @@ class WizardModel:
         now = self._services.clock()
         pending, known = [], []
         for renewal in self._journal.all():
-            if renewal.state is S.DONE and renewal.data.get("not_after"):
-                not_after = datetime.fromisoformat(renewal.data["not_after"])
+            installed = renewal.record.installed
+            if renewal.state is S.DONE and installed and installed.not_after:
+                not_after = installed.not_after
                 known.append(
                     KnownKey(
-                        folder=renewal.data.get("folder", ""),
-                        files=tuple(renewal.data.get("files", [])),
+                        folder=str(renewal.folder or ""),
+                        files=installed.files,
                         not_after=not_after,
                         days_left=days_until(not_after, now),
                     )
@@ -502,26 +544,71 @@ class WizardModel:
         self.resuming = match[0]
         self.authority = renewal.authority
         self.authority_url = "" if renewal.authority == "demo" else renewal.authority
+        self._chosen_adapter = None
+        if not self.demo:
+            with contextlib.suppress(QoltanbaError):
+                self._chosen_adapter = self._services.resolve(renewal.authority).name
         self.application = renewal.application
+        details = renewal.record.details
+        if renewal.record.origin.token and details is not None:  # its new keys are on a token
+            kinds = [k for k, storage in TOKEN_KINDS.items() if storage == details.storage]
+            self.storage_kind = kinds[0] if kinds else "kaztoken"
+            self.find_tokens()
         self.screen = "open"
 
     # --- step: language and mode ---------------------------------------------------------------
 
+    def authority_choices(self) -> list[Any]:
+        """The authorities to choose from: the same list as ``qoltanba authority list``."""
+        try:
+            return self._services.authorities(self.lang)
+        except Exception:  # a broken plug-in never hides the demo (the list marks it unusable)
+            return []
+
+    @property
+    def authority_choice(self) -> str:
+        """The adapter chosen: "demo", an adapter opened by name, or one chosen by address."""
+        if self.demo:
+            return "demo"
+        return self._chosen_adapter or "mock-http"
+
     def set_mode(self, demo: bool) -> None:
+        self.choose_authority("demo" if demo else "mock-http")
+
+    def choose_authority(self, name: str) -> None:
         self.mode_error = None
-        self.authority = "demo" if demo else (self.authority_url.strip() or "")
+        self._chosen_adapter = name
+        choice = next((c for c in self.authority_choices() if c.name == name), None)
+        if name == "demo":
+            self.authority = "demo"
+        elif choice is not None and choice.opens_by_name:
+            self.authority = name
+        else:
+            self.authority = self.authority_url.strip()
 
     def set_authority_url(self, url: str) -> None:
         self.authority_url = url
-        if not self.demo:
+        if not self.demo and self.authority_choice_by_address:
             self.authority = url.strip()
+
+    @property
+    def authority_choice_by_address(self) -> bool:
+        """The chosen adapter is reached at an address the person types."""
+        if self.demo:
+            return False
+        name = self.authority_choice
+        choice = next((c for c in self.authority_choices() if c.name == name), None)
+        return choice is None or not choice.opens_by_name
 
     def confirm_start(self) -> None:
         if not self.demo:
             from wizard.authority.connect import check_url
 
             try:
-                self.authority = check_url(self.authority_url.strip())
+                if self.authority_choice_by_address:
+                    self.authority = check_url(self.authority_url.strip())
+                chosen = self._services.resolve(self.authority)
+                self.authority = chosen.spec  # what the journal records, as the CLI does
             except QoltanbaError as error:
                 self.mode_error = Message.of(error)
                 return
@@ -537,6 +624,71 @@ class WizardModel:
     def confirm_storage(self) -> None:
         if self.storage_kind == "file":
             self.screen = "open"
+        elif self.token_mode:
+            self.find_tokens()
+            self.screen = "open"
+
+    # --- step: keys on a token (issue #13; the token itself: ui/token_step.py) ----------------
+
+    @property
+    def token_mode(self) -> bool:
+        """The kind chosen is a token Qoltanba renews on, and tokens can be used here."""
+        return self.storage_kind in TOKEN_KINDS and self.tokens.supported()
+
+    def find_tokens(self) -> None:
+        """Look for the tokens plugged in (and what each says of its PIN); the keys read before
+        are forgotten (the PIN is asked again)."""
+        self.open_error = None
+        self.cards, self.keys_ok, self._stores, self._current = [], False, [], None
+        try:
+            self.tokens.scan()
+        except QoltanbaError as error:
+            self.open_error = Message.of(error)
+
+    def choose_token(self, serial: str) -> None:
+        self.tokens.choose(serial)
+        self.cards, self.keys_ok, self._stores, self._current = [], False, [], None
+
+    def set_token_pin(self, value: str) -> None:
+        self.token_pin = value
+        self.open_error = None
+
+    async def open_token(self) -> None:
+        """Log in with the PIN (in a worker thread: a token may be slow) and show the NCA keys to
+        renew with their verdicts. The PIN is dropped at once: the session stays logged in."""
+        from wizard.renewal.token_home import current_keys_on_token
+
+        self.cards, self.keys_ok, self._stores, self._current = [], False, [], None
+        self.token_notice = None
+        if self.tokens.chosen is None:
+            self.find_tokens()
+            if self.tokens.chosen is None:
+                self.open_error = Message("token.ui.none_found")
+                return
+        if not self.token_pin:
+            self.open_error = Message("token.ui.no_pin")
+            return
+        pin, self.token_pin = self.token_pin, ""
+        self.busy = True
+        self.notify()
+        try:
+            stores = await asyncio.to_thread(self.tokens.login, pin)
+            info = self.tokens.session.token
+            current = current_keys_on_token(self._journal, stores, info)
+        except QoltanbaError as error:
+            with contextlib.suppress(QoltanbaError):
+                self.tokens.scan()  # what the token says of its PIN now
+            self.open_error = Message.of(error)
+            return
+        finally:
+            self.busy = False
+        if self.tokens.factory_typed:
+            self.token_notice = Message("token.ui.factory_after", {"token": info.name})
+        now = self._services.clock()
+        self._stores = list(current.stores.values())
+        self.cards = [_card(s.label or s.object_id.hex(), s, now) for s in self._stores]
+        self.open_error = None
+        self._keys_checked()
 
     # --- step: open the current keys ----------------------------------------------------------
 
@@ -579,9 +731,9 @@ class WizardModel:
             self.busy = False
 
     def open_keys(self) -> None:
-        """Open every picked store with the password and show the key list with verdicts."""
+        """Open every picked store with the password and show the key list with verdicts (the
+        revocation as far as the CRLs at hand tell; `check_revocation` then asks the authority)."""
         from wizard.keys.store import open_store_bytes
-        from wizard.renewal.process import current_keys
 
         self.cards = []
         self.keys_ok = False
@@ -608,30 +760,47 @@ class WizardModel:
                     None,
                 )
                 return
-            facts = store.facts
-            verdict = store.verdict(now)
             stores.append(store)
-            cards.append(
-                KeyCard(
-                    file_name=picked.name,
-                    name=facts.full_name,
-                    iin=facts.iin,
-                    bin=facts.bin,
-                    organization=facts.organization,
-                    holder=facts.holder.value,
-                    usage=facts.usage,
-                    algorithm=facts.algorithm,
-                    not_after=facts.not_after,
-                    days_left=facts.days_left(now),
-                    renewable=verdict.renewable,
-                    reason=verdict.reason,
-                )
-            )
+            cards.append(_card(picked.name, store, now))
         self.cards = cards
         self._stores = stores
         self.open_error = None
-        if not all(card.renewable for card in cards):
+        self._keys_checked()
+
+    async def check_revocation(self) -> None:
+        """Ask whether the opened keys are revoked (OCSP, then CRLs: wizard.authority.revocation)
+        in a worker thread, and show the answer on each card; a revoked key cannot go on."""
+        from wizard.authority.revocation import RevocationOptions, check_stores
+
+        stores = list(self._stores)
+        if not stores or self.revocation_checking:
             return
+        options = RevocationOptions.from_environment(
+            home=self._services.home, clock=self._services.clock, engine_in_thread=False
+        )
+        self.revocation_checking = True
+        self.notify()
+        try:
+            checked = await asyncio.to_thread(asyncio.run, check_stores(stores, options))
+        finally:
+            self.revocation_checking = False
+        if [id(s) for s in self._stores] != [id(s) for s in stores]:
+            return  # other keys were opened meanwhile: this answer is not theirs
+        now = self._services.clock()
+        self._stores = checked
+        names = [card.file_name for card in self.cards]
+        self.cards = [_card(name, s, now) for name, s in zip(names, checked, strict=True)]
+        self._keys_checked()
+
+    def _keys_checked(self) -> None:
+        """keys_ok and the renewal's identity from the opened stores and their cards."""
+        from wizard.renewal.process import current_keys
+
+        self.keys_ok = False
+        self._current = None
+        if not all(card.renewable for card in self.cards):
+            return
+        stores = self._stores
         try:
             self._current = current_keys(stores)
         except QoltanbaError as error:
@@ -658,7 +827,13 @@ class WizardModel:
         return free_folder(self._services.default_keys_root(), f"keys-{day}")
 
     def continue_from_keys(self) -> None:
-        if not self.keys_ok:
+        if not self.keys_ok or self.revocation_checking:
+            return
+        if any(store.revocation.revoked for store in self._current.stores.values()):
+            from wizard.errors import NotRenewable
+
+            self.keys_ok = False  # a revoked key never goes on: a new application instead
+            self.open_error = Message.of(NotRenewable(reason="revoked"))
             return
         pending = self._journal.pending_for(self._current.fingerprints)
         if pending is not None and pending.state is not S.CHECKED:
@@ -666,9 +841,11 @@ class WizardModel:
             # password (to unlock the new keys saved encrypted) is needed to go on.
             self._renewal = pending
             self.application = pending.application
-            self.folder = pending.data.get("folder", self.folder)
-            self.email = pending.data.get("email", self.email)
-            self.locality = pending.data.get("locality", self.locality)
+            if pending.folder is not None:
+                self.folder = str(pending.folder)
+            if pending.record.details is not None:
+                self.email = pending.record.details.email
+                self.locality = pending.record.details.locality
             self.resuming = PendingRenewal.of(pending)
             if pending.state is S.DONE:
                 self._show_done(pending)
@@ -703,9 +880,10 @@ class WizardModel:
             self._details_invalid(error)
             return
         try:
-            if not self.folder.strip():
+            if not self.token_mode and not self.folder.strip():
                 raise UsageError("renewal_no_folder")
-            self._check_folder(details.folder)
+            if details.folder is not None:
+                self._check_folder(details.folder)
         except QoltanbaError as error:
             self.folder_error = Message.of(error)
             return
@@ -754,11 +932,17 @@ class WizardModel:
 
     @property
     def can_accept_password(self) -> bool:
+        if self.token_mode:
+            return self.tokens.session is not None  # no new password: the PIN protects them
         if self.resuming is not None and self._renewal is not None:
             return bool(self.new_password)
         return self.password_verdict.acceptable and self.passwords_match and self.understood
 
     async def accept_password(self) -> None:
+        if self.token_mode:
+            self.password_error = None
+            await self.run()
+            return
         if self.resuming is None or self._renewal is None:
             identity = self._current.identity() if self._current is not None else ()
             try:
@@ -780,6 +964,9 @@ class WizardModel:
     def _details(self):
         from wizard.renewal.process import RenewalDetails
 
+        if self.token_mode:  # the new keys go on the token: no folder, no password
+            storage = TOKEN_KINDS[self.storage_kind]
+            return RenewalDetails(self.email, self.locality, None, "", storage=storage)
         return RenewalDetails(
             email=self.email,
             locality=self.locality,
@@ -788,10 +975,16 @@ class WizardModel:
             storage=self.new_storage,
         )
 
-    async def _no_code(self, number: str, attempts_left: int | None) -> str:
-        return self.code
+    async def _typed_code(self, number: str, attempts_left: int | None) -> str | None:
+        """The code typed on the code screen, taken once; None before one is typed (the driver
+        stops at the code, and the code screen is shown)."""
+        code, self.code = self.code, ""
+        return code or None
 
     def _on_progress(self, renewal: Renewal) -> None:
+        if self._renewer is not None:
+            self._take_notices(self._renewer)
+        self.offline = False
         self._renewal = renewal
         self.stage = renewal.state.value
         done = [s.value for s in WORK_STAGES if _reached(renewal.state, s)]
@@ -828,31 +1021,28 @@ class WizardModel:
                     max_wait=self._services.max_wait,
                     secrets=self._services.secrets,
                     home=self._services.home,
+                    progress=self._on_progress,
+                    trust=self._services.trust_for(self.authority),
+                    new_keys=self.tokens.new_keys() if self.token_mode else None,
                 )
             renewer = self._renewer
-            details = self._details()
-            renewal = renewer.begin(self._current, details)  # holds these keys' lock from here
-            self._take_notices(renewer)
-            self._on_progress(renewal)
-            while not renewal.state.finished:
-                if renewal.state is S.AWAITING_CODE and not self.code:
-                    await self._show_code_screen(authority, renewal)
-                    return
-                await asyncio.sleep(0)  # let the screen show the progress so far
-                if self._leaving:
-                    return  # the person went elsewhere: the journal keeps this step
-                step = renewer.step(renewal, self._current, details, self._no_code)
-                if renewal.state in OFFLINE_STATES:
-                    # key generation, signing, writing stores: off the UI's loop
-                    renewal = await asyncio.to_thread(asyncio.run, step)
-                else:
-                    renewal = await step
-                if self._leaving:
-                    return
-                self.code = ""
-                self.offline = False
-                self._on_progress(renewal)
-            self._finished(renewal)
+            # The one driver the command line uses too; it holds these keys' lock from here
+            # (let go when the renewal ends or the person leaves), runs key generation, signing
+            # and writing off this loop, and stops between steps when the person went elsewhere.
+            renewal = await renewer.drive(
+                self._current,
+                self._details(),
+                self._typed_code,
+                stop=lambda: self._leaving,
+                hold=True,
+            )
+            if self._leaving:
+                return  # the person went elsewhere: the journal keeps this step
+            if renewal.state is S.AWAITING_CODE:
+                await self._show_code_screen(authority, renewal)
+                return
+            if renewal.state.finished:
+                self._finished(renewal)
         except WrongPassword as error:
             # the new password typed when resuming does not unlock the saved new keys
             self.password_error = Message.of(error)
@@ -884,6 +1074,14 @@ class WizardModel:
             self._release()
             self.rejection = Message.of(error)
             self._to("status")
+        except TokenAbsent as error:
+            # unplugged meanwhile: the journal keeps the step; plugged in and the PIN typed
+            # again on the keys screen, the same renewal goes on from there
+            self.tokens.close()
+            self._renewer = None
+            self.cards, self.keys_ok = [], False
+            self.open_error = Message.of(error)
+            self._to("open")
         except QoltanbaError as error:
             # RenewalBusy, RenewalElsewhere, OutputRefused, LocalStateError, ...: said on the
             # screen with what can be done (work_actions)
@@ -987,27 +1185,71 @@ class WizardModel:
             self._show_done(renewal)
             return
         if renewal.state is S.REFUSED:
-            detail = renewal.data.get("refused") or "-"
-            self.rejection = Message("error.certificate_refused", {"detail": detail})
+            ending = renewal.record.ending
+            detail = (ending.refused if ending else "") or "-"
+            self.rejection = Message.of(CertificateRefused(detail=detail))
         elif renewal.state is S.CANCELLED:
             self.rejection = Message("status.cancelled_elsewhere")
         elif renewal.state in (S.REJECTED, S.LAPSED):
-            reason = renewal.data.get("reason") or renewal.state.value
+            reason = (renewal.record.ending.reason if renewal.record.ending else "") or (
+                renewal.state.value
+            )
             self.rejection = Message("status.rejected", {"reason": reason})
         else:
             return
         self._to("status")
 
     def _show_done(self, renewal: Renewal) -> None:
-        folder = renewal.data.get("folder", "")
+        installed = renewal.record.installed
+        not_after = installed.not_after if installed else None
         self.result = {
-            "folder": folder,
-            "files": list(renewal.data.get("files", [])),
-            "not_after": renewal.data.get("not_after"),
+            "folder": str(renewal.folder or ""),
+            "files": list(installed.files if installed else ()),
+            "not_after": not_after.isoformat() if not_after else None,
             "application": renewal.application,
         }
+        if renewal.record.origin.token:  # the new keys are on a token: the done screen names it
+            chosen = self.tokens.chosen
+            name = chosen.name if chosen is not None else ""
+            self.result["token"] = {"serial": renewal.record.origin.token, "name": name}
         self.application = renewal.application
         self._to("done")
+
+    # --- after: revoke the old keys at the authority (the NCA's advice) -------------------------
+
+    @property
+    def can_revoke_old(self) -> bool:
+        """The old keys are open in this window and have not been revoked here yet."""
+        return (
+            self._current is not None
+            and self.old_keys_revoked is None
+            and any(s.private_key is not None for s in self._current.stores.values())
+        )
+
+    async def revoke_old_keys(self) -> None:
+        """Revoke the current (old) keys at the authority, signed with them; its OCSP and CRLs
+        then say "revoked" for them."""
+        from wizard.authority.interface import RevokingAuthority
+        from wizard.authority.revocation import signed_revocation
+        from wizard.errors import AuthorityProtocolError
+
+        if not self.can_revoke_old or self.busy:
+            return
+        self.busy = True
+        self.revoke_error = None
+        self.notify()
+        try:
+            authority = await self._open_authority()
+            if not isinstance(authority, RevokingAuthority):
+                raise AuthorityProtocolError("revocation_unavailable")
+            stores = list(self._current.stores.values())
+            request = await asyncio.to_thread(signed_revocation, stores)
+            serials = await authority.revoke(request)
+            self.old_keys_revoked = Message("done.revoked_old", {"count": len(serials)})
+        except QoltanbaError as error:
+            self.revoke_error = Message.of(error)
+        finally:
+            self.busy = False
 
     # --- ending a renewal ("End this renewal") -------------------------------------------------
 
@@ -1063,7 +1305,14 @@ class WizardModel:
         if self._renewer is not None:
             self._renewer.release()  # this window's own lock must not stop its own cancel
         try:
-            outcome = cancel(self._journal, renewal, home=self._services.home)
+            session = self.tokens.session
+            on_token = session is not None and renewal.record.origin.token == session.token.serial
+            outcome = cancel(
+                self._journal,
+                renewal,
+                home=self._services.home,
+                new_keys=self.tokens.new_keys() if on_token else None,  # its new pair removed
+            )
         except QoltanbaError as error:  # RenewalBusy, or it ended meanwhile (cancel_finished)
             self.cancel_error = Message.of(error)
             self.load_home()
@@ -1125,6 +1374,27 @@ class WizardModel:
         locale = {"kk": "kk_KZ", "ru": "ru_RU", "en": "en_GB"}[self.lang]
         day = moment.date() if isinstance(moment, datetime) else moment
         return format_date(day, format="long", locale=locale)
+
+
+def _card(file_name: str, store: Any, now: datetime) -> KeyCard:
+    """A store as its card shows it: who, what for, until when, the verdict, the revocation."""
+    facts = store.facts
+    verdict = store.verdict(now)
+    return KeyCard(
+        file_name=file_name,
+        name=facts.full_name,
+        iin=facts.iin,
+        bin=facts.bin,
+        organization=facts.organization,
+        holder=facts.holder.value,
+        usage=facts.usage,
+        algorithm=facts.algorithm,
+        not_after=facts.not_after,
+        days_left=facts.days_left(now),
+        renewable=verdict.renewable,
+        reason=verdict.reason,
+        revocation=store.revocation,
+    )
 
 
 def _reached(state: RenewalState, stage: RenewalState) -> bool:

@@ -77,19 +77,34 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             error=_said(m, m.locality_error),
             error_max_lines=4,
         ),
-        ft.TextField(
-            key="application.folder",
-            label=m.t("application.folder"),
-            value=m.folder,
-            helper=m.t("application.folder_help"),
-            helper_max_lines=3,
-            on_change=lambda e: m.set_folder(e.control.value),
-            error=_said(m, m.folder_error),
-            error_max_lines=4,
+        *(
+            [  # the new keys go on the token: no folder; the storage is the token's kind (#13)
+                notice(
+                    m.t(
+                        "token.ui.application_storage",
+                        storage=m.t(f"storage.{m.storage_kind}.name"),
+                    ),
+                    "info",
+                    ft.Icons.USB,
+                )
+            ]
+            if m.token_mode
+            else [
+                ft.TextField(
+                    key="application.folder",
+                    label=m.t("application.folder"),
+                    value=m.folder,
+                    helper=m.t("application.folder_help"),
+                    helper_max_lines=3,
+                    on_change=lambda e: m.set_folder(e.control.value),
+                    error=_said(m, m.folder_error),
+                    error_max_lines=4,
+                ),
+                para(m.t("application.storage")),
+                storage,
+                notice(m.t("application.tokens_note"), "info"),
+            ]
         ),
-        para(m.t("application.storage")),
-        storage,
-        notice(m.t("application.tokens_note"), "info"),
         ft.Checkbox(
             key="application.correct",
             label=m.t("application.correct"),

@@ -46,6 +46,10 @@ def _resume_view(m: WizardModel) -> list[ft.Control]:
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
+    if m.token_mode:  # new keys on the token: its PIN protects them, no new password (#13)
+        from wizard.ui.screens.token_keys import confirm_view
+
+        return confirm_view(m)
     if m.resuming is not None:
         return _resume_view(m)
     verdict = m.password_verdict

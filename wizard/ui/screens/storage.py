@@ -30,13 +30,25 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         heading(m.t("storage.title")),
         para(m.t("storage.question")),
         group,
-        notice(m.t(f"storage.{kind}.qoltanba"), "good" if kind == "file" else "warn"),
     ]
+    if m.token_mode:  # the tokens extra installed and a PKCS#11 module found (issue #13)
+        from wizard.ui.screens.token_keys import storage_notice
+
+        controls.append(storage_notice(m))
+    else:
+        controls.append(
+            notice(m.t(f"storage.{kind}.qoltanba"), "good" if kind == "file" else "warn")
+        )
     if kind == "file":
         controls.append(notice(m.t("storage.insecure_advice"), "info", ft.Icons.SHIELD_OUTLINED))
     else:
         controls.append(notice(m.t("storage.default_pin_warning"), "warn", ft.Icons.PIN_OUTLINED))
     controls.append(
-        buttons(m, (m.t("nav.continue"), m.confirm_storage), enabled=kind == "file", back="start")
+        buttons(
+            m,
+            (m.t("nav.continue"), m.confirm_storage),
+            enabled=kind == "file" or m.token_mode,
+            back="start",
+        )
     )
     return controls
