@@ -261,7 +261,10 @@ def cmd_inspect_token(args: argparse.Namespace, lang: str, out: TextIO) -> int:
         with module.login(info, pin) as session:
             _after_login(session.token, pin, lang)
             stores = token_key_stores(session)
-            reports = [token_key_report(s, cli.inspect_report(s, lang)) for s in stores]
+    # revocation asked as for a file store (OCSP, CRLs; --offline, --ocsp-url, --crl): the
+    # certificates are read already, the token is not needed for it
+    stores = cli._checked_revocation(stores, cli.revocation_options(args))
+    reports = [token_key_report(s, cli.inspect_report(s, lang)) for s in stores]
     if args.json:
         print(json.dumps(reports, ensure_ascii=False, indent=2), file=out)
         return 0

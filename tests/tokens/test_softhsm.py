@@ -113,6 +113,12 @@ def test_demo_keys_onto_the_token_then_inspect_shows_the_file_facts(qoltanba, so
         assert report["certificate"].startswith("-----BEGIN CERTIFICATE-----")
         prefix = "AUTH_RSA256_" if report["usage"] == ["auth"] else "RSA256_"
         assert report["label"] == f"{prefix}{report['subject_key_id']}"
+        # revocation asked as for a file store: the demo authority's OCSP knows these keys
+        assert (report["revocation"]["status"], report["revocation"]["source"]) == (
+            "good",
+            "ocsp",
+        ), report["revocation"]
+        assert report["revocation_checked"] is True
     assert sorted(tuple(r["usage"]) for r in reports) == [("auth",), ("sign",)]
     listing = json.loads(qoltanba("tokens", "--module", soft_token.module, "--json").out)
     keys = listing["tokens"][0]["keys"]
