@@ -54,6 +54,32 @@ def translate(key: str, lang: str = DEFAULT_LANGUAGE, /, **params: object) -> st
         return text
 
 
+# When neither the person, the device nor the environment says which language: Kazakh, the state
+# language of Kazakhstan (Constitution, art. 7), which every public service, the NCA's included,
+# must offer; Russian is one tap away in the header of every screen.
+FALLBACK_LANGUAGE = "kk"
+
+
+def language_of(tags: object) -> str | None:
+    """The first of ``tags`` (locale names such as "ru_RU.UTF-8", "kk-KZ", "en") that is one of
+    ours, or None ("C", "POSIX" and unknown languages say nothing)."""
+    for tag in tags if isinstance(tags, (list, tuple)) else [tags]:
+        for part in str(tag or "").strip().lower().split(":"):
+            code = part.replace("-", "_").split("_")[0].split(".")[0]
+            if code in LANGUAGES:
+                return code
+    return None
+
+
+def environment_language(environ: Mapping[str, str] | None = None) -> str | None:
+    """The language the POSIX locale variables name (LC_ALL, LC_MESSAGES, LANG, LANGUAGE)."""
+    env = os.environ if environ is None else environ
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        if found := language_of(env.get(var)):
+            return found
+    return None
+
+
 def detect_language(environ: Mapping[str, str] | None = None) -> str:
     """The language from QOLTANBA_LANG, then the POSIX locale variables; English otherwise."""
     env = os.environ if environ is None else environ

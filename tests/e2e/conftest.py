@@ -59,7 +59,9 @@ def start_wizard(tmp_path: Path) -> Iterator:
     """start_wizard(lang=..., authority=..., home=...) -> a running WizardServer."""
     servers: list[WizardServer] = []
 
-    def start(lang: str = "en", authority: str = "demo", home: Path | None = None) -> WizardServer:
+    def start(
+        lang: str | None = "en", authority: str = "demo", home: Path | None = None
+    ) -> WizardServer:
         server = WizardServer(
             home=home or tmp_path / "home", port=free_port(), authority=authority, lang=lang
         )
@@ -77,8 +79,16 @@ def open_page(browser, request) -> Iterator:
     contexts = []
     name = request.node.name.replace("[", "-").replace("]", "")
 
-    def open_(server: WizardServer, lang: str = "en", viewport: dict | None = None) -> WizardPage:
-        context = browser.new_context(viewport=viewport or DESKTOP, accept_downloads=True)
+    def open_(
+        server: WizardServer,
+        lang: str = "en",
+        viewport: dict | None = None,
+        locale: str | None = None,  # the browser's (the device's) language, e.g. "kk-KZ"
+    ) -> WizardPage:
+        options = {"locale": locale} if locale else {}
+        context = browser.new_context(
+            viewport=viewport or DESKTOP, accept_downloads=True, **options
+        )
         contexts.append(context)
         wizard = WizardPage(context.new_page(), lang, ARTIFACTS / name)
         wizard.open(server.url)

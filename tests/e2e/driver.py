@@ -51,7 +51,7 @@ class WizardServer:
     home: Path
     port: int
     authority: str = "demo"
-    lang: str = "en"
+    lang: str | None = "en"
     process: subprocess.Popen | None = None
     url: str = ""
     output: list[str] = field(default_factory=list)
@@ -60,10 +60,12 @@ class WizardServer:
         env = {
             **os.environ,
             "QOLTANBA_HOME": str(self.home),
-            "QOLTANBA_LANG": self.lang,
             "QOLTANBA_NO_BROWSER": "1",
             "PYTHONUNBUFFERED": "1",
         }
+        env.pop("QOLTANBA_LANG", None)
+        if self.lang:  # None: the device (the browser's locale) or what was chosen before says
+            env["QOLTANBA_LANG"] = self.lang
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -131,6 +133,13 @@ class WizardPage:
         self.shots = shots
         self.blocked: list[str] = []
         self._shot_number = 0
+        # what the person did (issue #11: a demo renewal in at most a dozen actions)
+        self.actions = {"clicks": 0, "typed": 0, "ticks": 0}
+        self.scrolls = 0  # counted apart: what a person must scroll to reach a button
+
+    @property
+    def action_count(self) -> int:
+        return sum(self.actions.values())
 
     def t(self, key: str, **params) -> str:
         return translate(key, self.lang, **params)
@@ -181,14 +190,19 @@ class WizardPage:
 
     def click(self, key: str, timeout: float = 30_000, **params) -> None:
         button = self._waited(self.button(key, **params), key, timeout)
-        if button.is_disabled():
-            self.page.wait_for_timeout(1000)  # a state change may still be on its way
+        self.scroll_to(button)
+        for _ in range(20):  # a state change may still be on its way (the keys being checked)
+            if not button.is_disabled():
+                break
+            self.page.wait_for_timeout(500)
         if button.is_disabled():
             self._waited(self.page.locator("nothing-here"), "disabled-" + key, 1)
         button.click()
+        self.actions["clicks"] += 1
 
     def click_text(self, text: str) -> None:
         self.page.get_by_text(text, exact=True).first.click()
+        self.actions["clicks"] += 1
 
     def fill(self, label_key: str, value: str) -> None:
         box = self.page.get_by_role("textbox", name=self.t(label_key), exact=True).first
@@ -208,6 +222,7 @@ class WizardPage:
             self.page.keyboard.insert_text(value)
             self.page.wait_for_timeout(250)
             if self.page.evaluate("() => document.activeElement?.value") == value:
+                self.actions["typed"] += 1
                 return
         raise AssertionError(f"could not type into {label_key}")
 
@@ -220,11 +235,46 @@ class WizardPage:
             box.click()
             with contextlib.suppress(PlaywrightTimeout):
                 self.page.wait_for_function(ticked, arg=box.element_handle(), timeout=3_000)
+                self.actions["ticks"] += 1
                 return
         raise AssertionError(f"could not tick {label_key}")
 
     def radio(self, label: str) -> None:
         self.page.get_by_role("radio", name=label).click()
+        self.actions["clicks"] += 1
+
+    def scroll_to(self, locator) -> None:
+        """Scroll with the mouse wheel, as a person does, until ``locator`` is on screen (a
+        click by Playwright alone would scroll it there without a trace)."""
+        size = self.page.viewport_size
+        for _ in range(10):
+            if self.in_view(locator):
+                return
+            box = locator.bounding_box()
+            down = box is None or box["y"] > 0
+            self.page.mouse.move(size["width"] / 2, size["height"] / 2)
+            self.page.mouse.wheel(0, (1 if down else -1) * size["height"] * 0.7)
+            self.page.wait_for_timeout(400)
+            self.scrolls += 1
+
+    def in_view(self, locator) -> bool:
+        """The control is on screen now, without scrolling (its top inside the viewport)."""
+        box = locator.bounding_box()
+        height = self.page.viewport_size["height"]
+        return box is not None and 0 <= box["y"] < height and box["y"] + box["height"] > 0
+
+    def arrive(self, text_key: str, first_field: str | None = None) -> None:
+        """A step has opened: its words shown, at its top (its heading, or its first field, in
+        view without scrolling: issue #11)."""
+        self.expect_text(self.t(text_key))
+        self.page.wait_for_timeout(300)
+        if first_field is not None:
+            target = self.page.get_by_role("textbox", name=self.t(first_field), exact=True).first
+        else:
+            target = self.page.get_by_text(self.t(text_key), exact=False).first
+        if not self.in_view(target):
+            path = self.shot("NOT-AT-TOP-" + text_key)
+            raise AssertionError(f"{text_key}: the step did not open at its top ({path.name})")
 
     def expect_text(self, text: str, timeout: float = 30_000):
         return self._waited(self.page.get_by_text(text, exact=False).first, text, timeout)
@@ -287,6 +337,8 @@ def choose_language(w: WizardPage, lang: str) -> None:
     from wizard.i18n import LANGUAGE_NAMES
 
     w.page.get_by_role("button", name=LANGUAGE_NAMES[lang], exact=True).first.click()
+    w.actions["clicks"] += 1
+    w.lang = lang
     w.button("home.renew").wait_for(timeout=30_000)
 
 
@@ -301,25 +353,26 @@ def to_open_keys(w: WizardPage) -> None:
 
 
 def open_demo_keys(w: WizardPage, holder_button: str = "open.make_demo") -> None:
-    from wizard.ui.model import DEMO_PASSWORD
-
+    """One press: the demo keys are made, opened with their password (shown, filled in) and
+    their folder said."""
     w.click(holder_button)
-    w.expect_text(w.t("open.demo_made", password=DEMO_PASSWORD), timeout=60_000)
-    w.fill("open.password", DEMO_PASSWORD)
-    w.click("open.open")
-    w.expect_text(w.t("verdict.renewable"))
+    w.page.locator('[flt-semantics-identifier="open.demo_made"]').wait_for(timeout=60_000)
+    w.expect_text(w.t("verdict.renewable"), timeout=60_000)
     w.shot("keys")
 
 
-def fill_application(w: WizardPage) -> None:
+def fill_application(w: WizardPage, *, type_details: bool = True) -> None:
+    """The application: e-mail and locality typed (or, for demo keys, kept as pre-filled), "the
+    application is correct" ticked."""
     w.click("nav.continue")
-    w.expect_text(w.t("application.explain"))
-    w.fill("application.email", "aigerim@example.kz")
-    w.fill("application.locality", "Astana")
+    w.arrive("application.explain", "application.email")
+    if type_details:
+        w.fill("application.email", "aigerim@example.kz")
+        w.fill("application.locality", "Astana")
     w.check("application.correct")
     w.shot("application")
     w.click("nav.continue")
-    w.expect_text(w.t("password.explain"))
+    w.arrive("password.explain", "password.new")
 
 
 def set_new_password(w: WizardPage, password: str = NEW_PASSWORD) -> None:
@@ -342,10 +395,13 @@ def application_number(w: WizardPage) -> str:
     return w.find_text(r"^\d{4}-\d{8}$")
 
 
-def confirm_code(w: WizardPage) -> None:
+def confirm_code(w: WizardPage, *, type_code: bool = False) -> None:
+    """The one-time code: in demo mode it is shown and already filled in (``type_code`` types
+    it anyway, as a person may)."""
     code = demo_code(w)
     w.shot("code")
-    w.fill("code.field", code)
+    if type_code:
+        w.fill("code.field", code)
     w.click("code.confirm")
 
 

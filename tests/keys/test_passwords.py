@@ -381,6 +381,7 @@ def test_verdict_is_frozen_and_hashable():
         "rules",
         "strength",
         "advice",
+        "empty",  # a boolean too (issue #11: nothing is judged before anything is typed)
     }
 
 

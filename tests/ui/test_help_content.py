@@ -183,7 +183,8 @@ def test_default_pin_warning_names_the_defaults(lang):
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_key_facts_are_stated(lang):
     texts = _content(lang)
-    office = {"kk": "ХҚКО", "ru": "ЦОН", "en": "ЦОН"}[lang]
+    # en: one English name for a ЦОН, never the Cyrillic inside English text (issue #11)
+    office = {"kk": "ХҚКО", "ru": "ЦОН", "en": "Public Service Centre (CON)"}[lang]
     assert "egov.kz" in texts["help.forgot_password.a"]
     assert "egov.kz" in texts["help.expired.a"] and office in texts["help.expired.a"]
     assert office in texts["storage.id_card.qoltanba"]

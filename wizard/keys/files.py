@@ -8,7 +8,7 @@ import errno
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from wizard.errors import NoSpace, OutputRefused
@@ -132,13 +132,15 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def write_new_file(folder: Path, name: str, data: bytes) -> Path:
-    """Write ``data`` as ``folder/name`` atomically with mode 0600; refuse if the name exists."""
+def _check_name(name: str) -> None:
     if "/" in name or "\\" in name or name in ("", ".", ".."):
         raise OutputRefused("output_bad_name", detail=name, path=name)
+
+
+def _write_beside(folder: Path, name: str, data: bytes, put: Callable[[Path, Path], None]) -> Path:
+    """``data`` written, synced and made 0600 in a new temporary file beside ``folder/name``,
+    then ``put(temporary, final)`` puts it in place; the temporary file never stays behind."""
     final = folder / name
-    if final.exists() or final.is_symlink():
-        raise OutputRefused("output_exists", detail=str(final), path=str(final))
     temporary = folder / f".{name}.{secrets.token_hex(6)}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -154,12 +156,37 @@ def write_new_file(folder: Path, name: str, data: bytes) -> Path:
             os.chmod(temporary, FILE_MODE)  # the umask may have narrowed it; never wider than 0600
         except OSError as exc:  # ENOSPC arrives at write, flush, fsync or close
             raise _refusal(exc, folder) from exc
-        _place(temporary, final)
+        put(temporary, final)
         _fsync_folder(folder)
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
     return final
+
+
+def write_new_file(folder: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` as ``folder/name`` atomically with mode 0600; refuse if the name exists."""
+    _check_name(name)
+    final = folder / name
+    if final.exists() or final.is_symlink():
+        raise OutputRefused("output_exists", detail=str(final), path=str(final))
+    # _place looked up when called: the crash-injection tests hook it there
+    return _write_beside(folder, name, data, lambda temporary, final: _place(temporary, final))
+
+
+def replace_file(folder: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` as ``folder/name`` atomically with mode 0600, replacing what was there (for
+    small settings files, never for keys: those go through write_new_file)."""
+    _check_name(name)
+    folder.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+
+    def put(temporary: Path, final: Path) -> None:
+        try:
+            os.replace(temporary, final)
+        except OSError as exc:
+            raise _refusal(exc, folder) from exc
+
+    return _write_beside(folder, name, data, put)
 
 
 def _place(temporary: Path, final: Path) -> None:

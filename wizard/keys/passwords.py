@@ -113,10 +113,26 @@ class PasswordVerdict:
     rules: tuple[RuleCheck, ...]
     strength: int
     advice: tuple[str, ...]
+    empty: bool = False  # nothing typed yet: no verdict to show
 
     @property
     def weak(self) -> bool:
         return self.strength < WEAK_BELOW
+
+    @property
+    def common(self) -> bool:
+        """One of the passwords anybody tries first (a common one, a token's factory PIN)."""
+        return "common_password" in self.problems or "token_default_pin" in self.problems
+
+    @property
+    def level(self) -> str:
+        """The one verdict a screen shows: "empty" (nothing to say yet), "refused" (a rule or a
+        refusal says no: never shown as strong), "weak" (allowed, but weak) or "good"."""
+        if self.empty:
+            return "empty"
+        if not self.acceptable:
+            return "refused"
+        return "weak" if self.weak else "good"
 
 
 @dataclass(frozen=True)
@@ -135,6 +151,9 @@ class RenderedVerdict:
     rules: tuple[RenderedRule, ...]
     problems: tuple[str, ...]
     advice: tuple[str, ...]
+    level: str = ""  # PasswordVerdict.level
+    # Qoltanba's own rule, its own line beside the NCA's: not a password anybody tries first
+    extra_rules: tuple[RenderedRule, ...] = ()
 
 
 # --------------------------------------------------------------------------- characters
@@ -531,6 +550,7 @@ def check_new_password(
         advice=tuple(code for code in ADVICE_CODES if code in advice)
         if strength < WEAK_BELOW
         else (),
+        empty=not password,
     )
 
 
@@ -589,4 +609,12 @@ def render_verdict(verdict: PasswordVerdict, lang: str) -> RenderedVerdict:
         ),
         problems=tuple(translate(problem_key(code), lang, **params) for code in verdict.problems),
         advice=tuple(translate(advice_key(code), lang) for code in verdict.advice),
+        level=verdict.level,
+        extra_rules=(
+            RenderedRule(
+                "not_common",
+                not verdict.empty and not verdict.common,
+                translate(rule_key("not_common"), lang),
+            ),
+        ),
     )

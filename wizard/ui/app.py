@@ -16,7 +16,13 @@ from pathlib import Path
 
 import flet as ft
 
-from wizard.i18n import detect_language, translate
+from wizard.i18n import (
+    FALLBACK_LANGUAGE,
+    LANGUAGES,
+    environment_language,
+    language_of,
+    translate,
+)
 from wizard.ui.model import Services, WizardModel
 from wizard.ui.platform import Platform
 from wizard.ui.screens import (
@@ -67,11 +73,42 @@ class UiContext:
     toast: Callable[[str], None]
 
 
+def first_language(services: Services, explicit: str | None = None) -> tuple[str, bool]:
+    """The language to open in, and whether it is settled: the one asked for (``--lang``,
+    QOLTANBA_LANG), else the one the person chose before (remembered); otherwise not settled: the
+    locale variables (LC_ALL, LANG, ...) or Kazakh (i18n.FALLBACK_LANGUAGE) until the device's own
+    locale (Flet's get_device_info(), in App) says better."""
+    if explicit in LANGUAGES:
+        return str(explicit), True
+    if asked := language_of(os.environ.get("QOLTANBA_LANG")):
+        return asked, True
+    if saved := services.saved_language():
+        return saved, True
+    return environment_language() or FALLBACK_LANGUAGE, False
+
+
+def device_language(info: object) -> str | None:
+    """Ours among the device's locales (DeviceInfo.locales: the browser's, the phone's)."""
+    locales = getattr(info, "locales", None) or []
+    return language_of([getattr(loc, "language_code", "") or "" for loc in locales])
+
+
 @ft.component
-def App(services: Services, platform: Platform, lang: str) -> ft.Control:
+def App(services: Services, platform: Platform, lang: str, settled: bool = True) -> ft.Control:
     m, _ = ft.use_state(lambda: Wizard(services, lang))
     width, set_width = ft.use_state(ft.context.page.width or MAX_WIDTH)
     page = ft.context.page
+
+    async def ask_device() -> None:
+        if settled:
+            return
+        try:
+            info = await page.get_device_info()
+        except Exception:  # an older client, a closed page: the first guess stays
+            return
+        m.use_device_language(device_language(info))
+
+    ft.use_effect(ask_device, [])
 
     def on_resize(e) -> None:
         set_width(page.width or MAX_WIDTH)
@@ -122,6 +159,9 @@ def App(services: Services, platform: Platform, lang: str) -> ft.Control:
                         scroll=ft.ScrollMode.AUTO,
                         horizontal_alignment=ft.CrossAxisAlignment.CENTER,
                         expand=True,
+                        # one scrolling column per screen: every step opens at its top, never
+                        # at the previous step's scroll position (issue #11)
+                        key=f"screen-{m.screen}",
                     ),
                 ),
             ],
@@ -132,9 +172,8 @@ def App(services: Services, platform: Platform, lang: str) -> ft.Control:
 
 
 def make_main(services: Services, platform: Platform | None = None, lang: str | None = None):
-    chosen = lang or detect_language()
-
     def main(page: ft.Page) -> None:
+        chosen, settled = first_language(services, lang)
         page.padding = 0
         page.theme_mode = ft.ThemeMode.LIGHT
         page.theme = ft.Theme(color_scheme_seed=ft.Colors.INDIGO)
@@ -144,7 +183,7 @@ def make_main(services: Services, platform: Platform | None = None, lang: str | 
                 chosen, ft.Locale("en", "GB")
             ),
         )
-        page.render(App, services, platform or Platform(), chosen)
+        page.render(App, services, platform or Platform(), chosen, settled)
 
     return main
 

@@ -69,8 +69,23 @@ SCREENS = (
 )
 # The steps of the official flow, in order, as the step indicator shows them.
 STEPS = ("start", "storage", "open", "application", "password", "work", "code", "status", "done")
+# The number the step indicator shows for each: what a person goes through, one at a time. Making
+# the new keys and sending them belong to the password's step ("work" passes by in seconds), the
+# wait for the authority to the code's (issue #11: the bar jumped 5 → 7 → 9).
+STEP_NUMBERS = {
+    "start": 1,
+    "storage": 2,
+    "open": 3,
+    "application": 4,
+    "password": 5,
+    "work": 5,
+    "code": 6,
+    "status": 6,
+    "done": 7,
+}
 STORAGE_KINDS = ("file", "id_card", "kaztoken", "etoken", "jacarta", "akey")
 DEMO_PASSWORD = "Qwerty12"  # noqa: S105 - the demo keys' password, shown on screen
+DEMO_EMAIL = "demo@example.kz"  # the demo application's e-mail, pre-filled (it can be changed)
 # Journal states shown as the "work" screen's ticks, in order.
 WORK_STAGES = (S.KEYS_SAVED, S.REQUESTS_BUILT, S.SIGNED, S.SUBMITTED)
 
@@ -192,6 +207,17 @@ class Services:
         from wizard.renewal.trust import RenewalTrust
 
         return RenewalTrust(declared_roots=self.resolve(spec).roots())
+
+    def saved_language(self) -> str | None:
+        """The language the person chose here before (prefs.json under the home), if any."""
+        from wizard.renewal.prefs import saved_language
+
+        return saved_language(self.home)
+
+    def remember_language(self, lang: str) -> None:
+        from wizard.renewal.prefs import save_language
+
+        save_language(self.home, lang)
 
     def default_keys_root(self) -> Path:
         if self.keys_root is not None:
@@ -408,7 +434,15 @@ class WizardModel:
     # --- navigation ----------------------------------------------------------------------------
 
     def set_language(self, lang: str) -> None:
-        """Switch language at any step; everything typed stays."""
+        """Switch language at any step; everything typed stays. The choice is remembered: the
+        next start opens in it."""
+        if lang in LANGUAGES:
+            self.lang = lang
+            self._services.remember_language(lang)
+
+    def use_device_language(self, lang: str | None) -> None:
+        """The device's own language, when nothing was chosen yet (not remembered: only a
+        choice the person makes is)."""
         if lang in LANGUAGES:
             self.lang = lang
 
@@ -451,6 +485,7 @@ class WizardModel:
     def _reset_keys(self) -> None:
         self.picked = []
         self.current_password = ""
+        self.show_current_password = False
         self.cards = []
         self.open_error = None
         self.keys_ok = False
@@ -588,6 +623,7 @@ class WizardModel:
 
     def set_authority_url(self, url: str) -> None:
         self.authority_url = url
+        self.mode_error = None  # said at the field: gone once it is changed
         if not self.demo and self.authority_choice_by_address:
             self.authority = url.strip()
 
@@ -604,6 +640,9 @@ class WizardModel:
         if not self.demo:
             from wizard.authority.connect import check_url
 
+            if self.authority_choice_by_address and not self.authority_url.strip():
+                self.mode_error = Message("start.authority_url_empty")
+                return
             try:
                 if self.authority_choice_by_address:
                     self.authority = check_url(self.authority_url.strip())
@@ -694,6 +733,7 @@ class WizardModel:
 
     def set_files(self, files: list[PickedFile]) -> None:
         self.picked = list(files)
+        self.show_current_password = False  # shown only for the demo keys made here
         self.cards = []
         self.keys_ok = False
         self.open_error = None
@@ -724,11 +764,23 @@ class WizardModel:
             self.set_files(
                 [PickedFile(name=p.name, data=read_store_file(p), path=p) for p in demo.files]
             )
-            self.demo_keys_note = Message("open.demo_made", {"password": DEMO_PASSWORD})
+            self.demo_keys_note = Message(
+                "open.demo_made", {"password": DEMO_PASSWORD, "folder": str(demo.folder)}
+            )
         except QoltanbaError as error:
             self.open_error = Message.of(error)
+            return
         finally:
             self.busy = False
+        # The keys are opened at once: the password the app has just set is shown and filled in
+        # (nothing to type, nothing more to press), then the authority is asked about them.
+        self.current_password = DEMO_PASSWORD
+        self.show_current_password = True
+        if not self.email:
+            self.email = DEMO_EMAIL  # a demo holder's certificate carries no e-mail address
+        self.open_keys()
+        if self.keys_ok:
+            await self.check_revocation()
 
     def open_keys(self) -> None:
         """Open every picked store with the password and show the key list with verdicts (the
@@ -873,6 +925,9 @@ class WizardModel:
         from wizard.renewal.process import normal_details
 
         self.email_error = self.locality_error = self.folder_error = self.details_error = None
+        if not self.email.strip():  # said at the field, in words of its own (not "…address: -")
+            self.email_error = Message("application.email_empty")
+            return
         details = self._details()
         try:
             normal_details(details)
@@ -913,6 +968,31 @@ class WizardModel:
         from wizard.keys.files import check_new_folder
 
         check_new_folder(folder, [s.path for s in self._stores if s.path is not None])
+
+    # --- why "Continue" cannot be pressed yet (said beside the disabled button) -------------------
+
+    @property
+    def why_not_continue(self) -> Message | None:
+        """What the current step still needs before its forward button can be pressed, or None."""
+        if self.busy:
+            return None
+        if self.screen == "open" and not self.token_mode:
+            if self.keys_ok or (self.cards and self.open_error is None):
+                return None  # open: it goes on; refused: the cards say why
+            if self.open_error is not None:
+                return None  # the error above says what to do
+            return Message("open.why_not_continue")
+        if self.screen == "application" and not self.application_ok:
+            return Message("application.confirm_needed")
+        if self.screen == "password" and not self.token_mode and self.resuming is None:
+            if self.can_accept_password:
+                return None
+            if not self.new_password or not self.password_verdict.acceptable:
+                return Message("password.why_rules")
+            if not self.passwords_match:
+                return Message("password.why_repeat")
+            return Message("password.understand_needed")
+        return None
 
     # --- step: the new password ----------------------------------------------------------------
 
@@ -1147,6 +1227,8 @@ class WizardModel:
             with contextlib.suppress(QoltanbaError):
                 codes = await authority.demo_codes(renewal.application)
                 self.demo_sms = codes[-1] if codes else None
+            if self.demo_sms and not self.code:
+                self.code = self.demo_sms  # the demo's "SMS" is shown: filled in, not retyped
         self._to("code")
 
     async def confirm_code(self) -> None:
@@ -1373,6 +1455,10 @@ class WizardModel:
 
         locale = {"kk": "kk_KZ", "ru": "ru_RU", "en": "en_GB"}[self.lang]
         day = moment.date() if isinstance(moment, datetime) else moment
+        if self.lang == "ru":
+            # "1 декабря 2027 года", not CLDR's "1 декабря 2027 г.": a sentence ending with the
+            # date would end in "г.." (issue #11)
+            return format_date(day, format="d MMMM y 'года'", locale=locale)
         return format_date(day, format="long", locale=locale)
 
 

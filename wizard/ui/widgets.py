@@ -9,7 +9,7 @@ from typing import Any
 import flet as ft
 
 from wizard.i18n import LANGUAGE_NAMES, LANGUAGES
-from wizard.ui.model import STEPS, Message, WizardModel
+from wizard.ui.model import STEP_NUMBERS, STEPS, Message, WizardModel
 
 MAX_WIDTH = 760
 GOOD = ft.Colors.GREEN_700
@@ -78,17 +78,15 @@ def top_bar(m: WizardModel) -> ft.Control:
 def step_indicator(m: WizardModel) -> ft.Control | None:
     if m.screen not in STEPS:
         return None
-    index = STEPS.index(m.screen)
+    number, total = STEP_NUMBERS[m.screen], max(STEP_NUMBERS.values())
     return ft.Column(
         [
             ft.Text(
-                m.t(
-                    "step.counter", number=index + 1, total=len(STEPS), name=m.t(f"step.{m.screen}")
-                ),
+                m.t("step.counter", number=number, total=total, name=m.t(f"step.{m.screen}")),
                 size=12,
                 color=ft.Colors.GREY_700,
             ),
-            ft.ProgressBar(value=(index + 1) / len(STEPS), bar_height=4),
+            ft.ProgressBar(value=number / total, bar_height=4),
         ],
         spacing=4,
     )
@@ -270,9 +268,26 @@ def buttons(
             )
         )
     # a Wrap (no expanding spacer inside one): on a phone the buttons go onto two lines
-    return ft.Row(
+    bar = ft.Row(
         row, wrap=True, spacing=8, run_spacing=8, alignment=ft.MainAxisAlignment.SPACE_BETWEEN
     )
+    why = m.why_not_continue if primary is not None and not enabled else None
+    # a disabled button says why, above it; the same structure either way (the buttons are not
+    # rebuilt when it comes and goes: a click meanwhile is not lost)
+    reason: ft.Control = ft.Container(key="why-disabled-none")
+    if why is not None:
+        reason = ft.Row(
+            [
+                ft.Semantics(
+                    identifier="why-disabled",
+                    content=ft.Icon(ft.Icons.INFO_OUTLINE, color=ft.Colors.BLUE_GREY_700, size=18),
+                ),
+                ft.Text(why.text(m.lang), size=13, color=ft.Colors.BLUE_GREY_700, expand=True),
+            ],
+            vertical_alignment=ft.CrossAxisAlignment.START,
+            key="why-disabled",
+        )
+    return ft.Column([reason, bar], spacing=6)
 
 
 def field_row(label: str, value: str) -> ft.Control:

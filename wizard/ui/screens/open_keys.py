@@ -139,7 +139,12 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
     if m.busy:
         controls.append(ft.ProgressBar())
     if m.demo_keys_note is not None:
-        controls.append(notice(m.demo_keys_note.text(m.lang), "info", ft.Icons.SCIENCE_OUTLINED))
+        controls.append(
+            ft.Semantics(
+                identifier="open.demo_made",
+                content=notice(m.demo_keys_note.text(m.lang), "info", ft.Icons.SCIENCE_OUTLINED),
+            )
+        )
     for picked in m.picked:
         controls.append(
             ft.Row(
@@ -161,8 +166,9 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             key="open.password",
             label=m.t("open.password"),
             value=m.current_password,
-            password=True,
-            can_reveal_password=True,
+            # the demo keys' password is no secret: shown as it is filled in
+            password=not m.show_current_password,
+            can_reveal_password=not m.show_current_password,
             on_change=lambda e: setattr(m, "current_password", e.control.value),
             on_submit=open_and_check,
         )
@@ -191,6 +197,12 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
     if m.cards and not m.keys_ok and m.open_error is None:
         controls.append(notice(m.t("open.cannot_renew"), "bad"))
     controls.append(
-        buttons(m, (m.t("nav.continue"), m.continue_from_keys), enabled=m.keys_ok, back="storage")
+        buttons(
+            m,
+            (m.t("nav.continue"), m.continue_from_keys),
+            # not while the authority is asked: the press would be ignored (continue_from_keys)
+            enabled=m.keys_ok and not m.revocation_checking,
+            back="storage",
+        )
     )
     return controls

@@ -19,7 +19,48 @@ from wizard.ui.widgets import (
     para,
 )
 
-STRENGTH_COLOURS = (BAD, BAD, WARN, GOOD, GOOD)
+LEVEL_COLOURS = {"refused": BAD, "weak": WARN, "good": GOOD}
+
+
+def _rule_line(rule, *, typed: bool) -> ft.Control:
+    """A rule, ticked green when met, crossed red when the password typed breaks it (grey
+    before anything is typed)."""
+    if rule.met:
+        icon, colour = ft.Icons.CHECK_CIRCLE, GOOD
+    elif typed:
+        icon, colour = ft.Icons.CANCEL, BAD
+    else:
+        icon, colour = ft.Icons.RADIO_BUTTON_UNCHECKED, ft.Colors.GREY_500
+    return ft.Semantics(
+        identifier=f"rule-{rule.code}-{'met' if rule.met else 'unmet'}",
+        content=ft.Row(
+            [ft.Icon(icon, color=colour, size=20), ft.Text(rule.text, size=14, expand=True)]
+        ),
+    )
+
+
+def _verdict_line(level: str, strength: int, rendered) -> ft.Control:
+    """The one verdict: refused (red: the rules say no, however "strong" it looks), allowed but
+    weak (amber), good (green); nothing while the field is empty."""
+    if level == "empty":
+        return ft.Container(key="password-verdict")
+    colour = LEVEL_COLOURS[level]
+    words = rendered.summary
+    value = 1.0
+    if level != "refused":
+        words = f"{rendered.summary} {rendered.strength}"
+        value = (strength + 1) / 5
+    # the identifier on the bar alone: around the words too, they would become its label and no
+    # longer read as text
+    bar = ft.ProgressBar(value=value, color=colour, bar_height=8, bgcolor=ft.Colors.GREY_200)
+    return ft.Column(
+        [
+            ft.Semantics(identifier=f"password-verdict-{level}", content=bar),
+            ft.Text(words, size=13, color=colour, weight=ft.FontWeight.BOLD),
+        ],
+        spacing=4,
+        key="password-verdict",
+    )
 
 
 def _resume_view(m: WizardModel) -> list[ft.Control]:
@@ -54,31 +95,9 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         return _resume_view(m)
     verdict = m.password_verdict
     rendered = render_verdict(verdict, m.lang)
-    rules = [
-        ft.Row(
-            [
-                ft.Icon(
-                    ft.Icons.CHECK_CIRCLE if rule.met else ft.Icons.RADIO_BUTTON_UNCHECKED,
-                    color=GOOD if rule.met else ft.Colors.GREY_500,
-                    size=20,
-                ),
-                ft.Text(rule.text, size=14, expand=True),
-            ]
-        )
-        for rule in rendered.rules
-    ]
-    strength = ft.Column(
-        [
-            ft.ProgressBar(
-                value=(verdict.strength + 1) / 5 if m.new_password else 0,
-                color=STRENGTH_COLOURS[verdict.strength],
-                bar_height=8,
-                bgcolor=ft.Colors.GREY_200,
-            ),
-            ft.Text(rendered.strength, size=13),
-        ],
-        spacing=4,
-    )
+    rules = [_rule_line(rule, typed=not verdict.empty) for rule in rendered.rules]
+    extra = [_rule_line(rule, typed=not verdict.empty) for rule in rendered.extra_rules]
+    strength = _verdict_line(verdict.level, verdict.strength, rendered)
     controls: list[ft.Control] = [
         heading(m.t("password.title")),
         para(m.t("password.explain")),
@@ -97,6 +116,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         ),
         ft.Text(m.t("password.rules.title"), weight=ft.FontWeight.BOLD),
         *rules,
+        *extra,
         strength,
     ]
     feedback: list[ft.Control] = []

@@ -1,11 +1,11 @@
-"""Step 1: language and who issues the new keys: the demo authority, or an installed authority
-adapter (the same list as ``qoltanba authority list``; one reached by address asks for it)."""
+"""Step 1: who issues the new keys: the demo authority, or an installed authority
+adapter (the same list as ``qoltanba authority list``; one reached by address asks for it).
+The language is chosen in the header, on every screen, and remembered (issue #11)."""
 
 from __future__ import annotations
 
 import flet as ft
 
-from wizard.i18n import LANGUAGE_NAMES, LANGUAGES
 from wizard.ui.model import WizardModel
 from wizard.ui.widgets import buttons, choice, error_notice, heading, para
 
@@ -35,12 +35,6 @@ def _authority_options(m: WizardModel) -> list[ft.Control]:
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
-    language_buttons: list[ft.Control] = [
-        (ft.FilledButton if lang == m.lang else ft.OutlinedButton)(
-            LANGUAGE_NAMES[lang], on_click=lambda _, lang=lang: m.set_language(lang)
-        )
-        for lang in LANGUAGES
-    ]
     mode = ft.RadioGroup(
         value=m.authority_choice,
         on_change=lambda e: m.choose_authority(e.control.value),
@@ -48,8 +42,6 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
     )
     controls: list[ft.Control] = [
         heading(m.t("start.title")),
-        para(m.t("start.language")),
-        ft.Row(language_buttons, wrap=True),
         para(m.t("start.mode")),
         mode,
     ]
@@ -64,9 +56,13 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
                     value=m.authority_url,
                     hint_text="https://",
                     on_change=lambda e: m.set_authority_url(e.control.value),
+                    # its problem said at the field, gone once the address is changed
+                    error=m.mode_error.text(m.lang) if m.mode_error is not None else None,
+                    error_max_lines=4,
                 )
             )
         controls.append(para(m.t("start.authority_trust"), color=ft.Colors.GREY_700))
-    controls += error_notice(m, m.mode_error)
+    if m.demo or not m.authority_choice_by_address:  # else said at the address field
+        controls += error_notice(m, m.mode_error)
     controls.append(buttons(m, (m.t("nav.continue"), m.confirm_start), back="home"))
     return controls
