@@ -415,3 +415,20 @@ def test_exit_codes_are_distinct(qoltanba, material, tmp_path):
         "inspect", str(store), "--password-env", PASSWORD_VAR, env={PASSWORD_VAR: PASSWORD}
     ).code
     assert (fine, usage, wrong, missing.code) == (0, 2, 3, 4)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_status_says_each_renewals_state_in_words(qoltanba, tmp_path, lang):
+    """`qoltanba status` (text) names the state as the wizard does, never the journal's code."""
+    from wizard.i18n import translate
+    from wizard.renewal.journal import RenewalJournal, RenewalState
+    from wizard.renewal.record import Origin
+
+    journal = RenewalJournal(tmp_path / "journal.sqlite3")
+    renewal = journal.start(("ab" * 32,), "demo", Origin(folder=tmp_path / "new"))
+    for state in (RenewalState.DETAILED, RenewalState.KEYS_SAVED):
+        renewal = journal.advance(renewal, state)
+    journal.close()
+    run = qoltanba("--lang", lang, "status", env={"QOLTANBA_HOME": str(tmp_path)})
+    assert run.code == 0, run
+    assert translate("state.keys_saved", lang) in run.out and "keys_saved" not in run.out

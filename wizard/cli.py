@@ -552,7 +552,8 @@ def cmd_status(args: argparse.Namespace, lang: str, out: TextIO) -> int:
     _say_set_aside(journal, lang)
     renewals = [_status_entry(r) for r in journal.all()]
     lines = [
-        f"{r['updated_at'][:16]}  {r['status']:<15} {r['application'] or '-':<14} "
+        f"{r['updated_at'][:16]}  {translate('state.' + r['status'], lang)}  "
+        f"{r['application'] or '-':<14} "
         + (r["folder"] or translate("token.status_where", lang, serial=r["token"] or "-"))
         for r in renewals
     ] or [translate("cli.status_empty", lang)]
