@@ -416,18 +416,21 @@ async def _renew_token(args: argparse.Namespace, pin: str, lang: str) -> dict[st
                     storage=storage,
                 )
                 unknown_revocation: str | None = None
-                if journal.pending_for(current.fingerprints) is None:
-                    # Revoked keys are refused before anything is made on the token; unknown
-                    # goes on, said with the outcome (as the file `renew` does).
-                    checked = await cli._revocation_precheck(args, current, lang)
-                    current, unknown_revocation = (
-                        checked if isinstance(checked, tuple) else (checked, None)
-                    )
                 new_keys = TokenHome(session)
                 options = OpenOptions(
                     home=state, max_wait=args.max_wait, keep_loop_responsive=False
                 )
                 async with chosen.open(options) as authority:
+                    if journal.pending_for(current.fingerprints) is None:
+                        # Revoked keys are refused before anything is made on the token;
+                        # unknown goes on, said with the outcome (as the file `renew` does,
+                        # on the same in-process demo).
+                        current, unknown_revocation = await cli._revocation_precheck(
+                            args,
+                            current,
+                            lang,
+                            demo_app=getattr(authority, "in_process_app", None),
+                        )
                     renewer = Renewer(
                         journal,
                         authority,
