@@ -88,6 +88,18 @@ def _card(m: WizardModel, card: KeyCard) -> ft.Control:
     )
 
 
+def resuming_notice(m: WizardModel) -> list[ft.Control]:
+    """Step 3 of a renewal being resumed says which application and where it stopped."""
+    if m.resuming is None:
+        return []
+    text = m.t(
+        "open.resuming",
+        application=m.resuming.application or "—",
+        state=m.t(f"state.{m.resuming.state}"),
+    )
+    return [notice(text, "info", ft.Icons.HISTORY)]
+
+
 def view(m: WizardModel, ui) -> list[ft.Control]:
     if m.token_mode:  # the keys are on a token: the token, its PIN, its keys (issue #13)
         from wizard.ui.screens.token_keys import view as token_view
@@ -102,18 +114,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         await m.check_revocation()  # then the authority's answer, off the UI loop
 
     controls: list[ft.Control] = [heading(m.t("open.title"))]
-    if m.resuming is not None:
-        controls.append(
-            notice(
-                m.t(
-                    "open.resuming",
-                    application=m.resuming.application or "—",
-                    state=m.t(f"state.{m.resuming.state}"),
-                ),
-                "info",
-                ft.Icons.HISTORY,
-            )
-        )
+    controls += resuming_notice(m)
     controls.append(para(m.t("open.explain")))
     pick_row: list[ft.Control] = [
         ft.FilledTonalButton(m.t("open.pick"), icon=ft.Icons.FOLDER_OPEN, on_click=pick)

@@ -40,25 +40,14 @@ def storage_notice(m: WizardModel) -> ft.Control:
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
     """Step 3 on a token: which token, what it says of its PIN, the PIN, then its keys."""
-    from wizard.ui.screens.open_keys import _card
+    from wizard.ui.screens.open_keys import _card, resuming_notice
 
     async def open_and_check() -> None:
         await m.open_token()
         await m.check_revocation()  # then the authority's answer, off the UI loop
 
     controls: list[ft.Control] = [heading(m.t("token.ui.title"))]
-    if m.resuming is not None:
-        controls.append(
-            notice(
-                m.t(
-                    "open.resuming",
-                    application=m.resuming.application or "—",
-                    state=m.t(f"state.{m.resuming.state}"),
-                ),
-                "info",
-                ft.Icons.HISTORY,
-            )
-        )
+    controls += resuming_notice(m)
     controls.append(para(m.t("token.ui.explain")))
     found = m.tokens.found
     chosen = m.tokens.chosen
