@@ -60,9 +60,22 @@ class KeyPair(ABC):
         return f"<{type(self).__name__} {self.scheme.value}>"
 
 
-class RsaKeyPair(KeyPair):
+class RsaSha256KeyPair(KeyPair):
+    """An RSA key pair signing PKCS#1 v1.5 with SHA-256, wherever its private key lives (in
+    memory here, on a token in keys/tokens)."""
+
     scheme = Scheme.RSA
 
+    @property
+    def signature_algorithm(self) -> dict[str, Any]:
+        return {"algorithm": SHA256_WITH_RSA, "parameters": None}
+
+    @property
+    def digest_algorithm(self) -> str:
+        return SHA256
+
+
+class RsaKeyPair(RsaSha256KeyPair):
     def __init__(self, key: rsa.RSAPrivateKey) -> None:
         self._key = key
 
@@ -88,14 +101,6 @@ class RsaKeyPair(KeyPair):
 
     def sign(self, data: bytes) -> bytes:
         return self._key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-
-    @property
-    def signature_algorithm(self) -> dict[str, Any]:
-        return {"algorithm": SHA256_WITH_RSA, "parameters": None}
-
-    @property
-    def digest_algorithm(self) -> str:
-        return SHA256
 
 
 def key_pair_from_pkcs8(private_key_info: bytes) -> KeyPair | None:

@@ -40,7 +40,7 @@ from wizard.keys.certificate import (
     describe,
     load_certificate,
 )
-from wizard.keys.keypair import RSA_BITS, SHA256, SHA256_WITH_RSA, KeyPair
+from wizard.keys.keypair import RSA_BITS, KeyPair, RsaSha256KeyPair
 from wizard.keys.oids import Scheme
 from wizard.keys.pkcs12 import StoreContents
 from wizard.keys.revocation import check
@@ -74,7 +74,7 @@ def _digest_info_sha256(data: bytes) -> bytes:
     ).dump()
 
 
-class TokenKeyPair(KeyPair):
+class TokenKeyPair(RsaSha256KeyPair):
     """An RSA key pair on a token. Signs exactly as RsaKeyPair: PKCS#1 v1.5 over SHA-256."""
 
     def __init__(
@@ -85,7 +85,6 @@ class TokenKeyPair(KeyPair):
         token: TokenInfo,
         object_id: bytes,
     ) -> None:
-        self.scheme = Scheme.RSA
         self._key = private_key
         self._spki = public_key_info
         self.token = token
@@ -102,14 +101,6 @@ class TokenKeyPair(KeyPair):
             if int(Mechanism.SHA256_RSA_PKCS) in self.token.mechanisms:
                 return bytes(self._key.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS))
             return bytes(self._key.sign(_digest_info_sha256(data), mechanism=Mechanism.RSA_PKCS))
-
-    @property
-    def signature_algorithm(self) -> dict[str, Any]:
-        return {"algorithm": SHA256_WITH_RSA, "parameters": None}
-
-    @property
-    def digest_algorithm(self) -> str:
-        return SHA256
 
     def __repr__(self) -> str:
         return f"<TokenKeyPair {self.scheme.value} {self.object_id.hex()} on {self.token.name!r}>"
