@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -204,8 +205,32 @@ def ca_label(certificate: x509.Certificate) -> str:
     return str(names[0].value) if names else "CA"
 
 
+# A remark in parentheses of more than one word ("(NOT TRUSTED)"), left out of file names: the
+# certificate says it, a file name that shouts it only alarms (issue #11). One-word qualifiers that
+# tell two CAs apart, "(RSA)" and "(GOST)" in the NCA's names, stay.
+_REMARK = re.compile(r"\([^()]*\s[^()]*\)")
+# Kazakh and Russian Cyrillic spelled in plain Latin letters, so that NCA names give a readable
+# file name that every file system, zip tool and browser download keeps as it is.
+_LATIN = {
+    **dict(zip("АӘБВГҒДЕЗИЙКҚЛМНҢОӨПРСТУҰҮФҺЫІЭ", "AABVGGDEZIYKQLMNNOOPRSTUUUFHYIE", strict=True)),
+    **{"Ё": "YO", "Ж": "ZH", "Х": "KH", "Ц": "TS", "Ч": "CH", "Ш": "SH", "Щ": "SHCH"},
+    **{"Ю": "YU", "Я": "YA", "Ъ": "", "Ь": ""},
+}
+_TO_LATIN = str.maketrans(
+    {**_LATIN, **{upper.lower(): latin.lower() for upper, latin in _LATIN.items()}}
+)
+MAX_CA_STEM = 64  # characters of the name before "_<serial>.cer"
+
+
 def ca_file_name(certificate: x509.Certificate) -> str:
-    stem = re.sub(r"[^0-9A-Za-z]+", "_", ca_label(certificate)).strip("_") or "CA"
+    """A plain file name for a CA certificate: its common name in Latin letters, digits and
+    ``_``, without a remark in parentheses, then its serial (``QOLTANBA_DEMO_ROOT_CA_<serial>.cer``;
+    the NCA's ``ULTTYQ_KUALANDYRUSHY_ORTALYQ_RSA_<serial>.cer``); ``CA_<serial>.cer`` when nothing
+    of the name is left."""
+    label = unicodedata.normalize("NFC", _REMARK.sub(" ", ca_label(certificate)))
+    latin = unicodedata.normalize("NFKD", label.translate(_TO_LATIN))  # "Ä" -> "A" + a mark
+    plain = latin.encode("ascii", "ignore").decode("ascii")
+    stem = re.sub(r"[^0-9A-Za-z]+", "_", plain).strip("_")[:MAX_CA_STEM].rstrip("_") or "CA"
     return f"{stem}_{format(certificate.serial_number, 'x')[:16]}.cer"
 
 
