@@ -432,3 +432,33 @@ def test_status_says_each_renewals_state_in_words(qoltanba, tmp_path, lang):
     run = qoltanba("--lang", lang, "status", env={"QOLTANBA_HOME": str(tmp_path)})
     assert run.code == 0, run
     assert translate("state.keys_saved", lang) in run.out and "keys_saved" not in run.out
+
+
+def test_renew_refuses_at_once_keys_the_demo_does_not_renew(qoltanba, throwaway_ca, tmp_path):
+    # A foreign CA's keys against the demo authority: exit 5 before anything is made or written,
+    # one line saying so and what to do (practise with demo keys), never a late rejection.
+    stores = []
+    for kind, key in (("auth", throwaway_ca.spare_keys[0]), ("sign", throwaway_ca.spare_keys[1])):
+        cert, key = throwaway_ca.issue(kind=kind, key=key)
+        path = tmp_path / f"{kind.upper()}_foreign.p12"
+        path.write_bytes(throwaway_ca.store(cert, key))
+        stores += ["--store", str(path)]
+    home, out = tmp_path / "home", tmp_path / "new-keys"
+    env = {"QOLTANBA_HOME": str(home), PASSWORD_VAR: PASSWORD, "QOLTANBA_TEST_NEW": "Renewed2026cd"}
+    for lang in LANGUAGES:
+        run = qoltanba(
+            *("--lang", lang, "renew", *stores, "--password-env", PASSWORD_VAR),
+            *("--new-password-env", "QOLTANBA_TEST_NEW", "--email", "holder@example.kz"),
+            *("--locality", "Астана", "--out", str(out), "--json"),
+            env=env,
+        )
+        assert run.code == 5, run
+        answer = json.loads(run.out)
+        assert (answer["error"], answer["reason"]) == ("not_renewable", "issuer_not_accepted")
+        assert run.err == f"qoltanba: {answer['message']}\n"
+        assert "QOLTANBA TEST CA" in answer["message"] and "qoltanba demo-keys" in answer["message"]
+        assert catalogue(lang)["open.make_demo"] in answer["message"]
+        assert "QOLTANBA_TRUST" not in answer["message"]  # not an NCA test CA: no such advice
+        assert not out.exists()
+    status = qoltanba("status", "--json", env=env)
+    assert json.loads(status.out)["renewals"] == []

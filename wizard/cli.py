@@ -394,6 +394,7 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
 
     from wizard.authority.adapters import OpenOptions, resolve
     from wizard.authority.connect import home
+    from wizard.authority.interface import Authority
     from wizard.keys.keypair import generate
     from wizard.keys.store import open_store
     from wizard.renewal.journal import RenewalJournal
@@ -427,6 +428,7 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
     # also caps each pause between attempts, so that "unreachable, queued" comes within it.
     options = OpenOptions(home=state, max_wait=args.max_wait, keep_loop_responsive=False)
     async with chosen.open(options) as authority:
+        told = _InfoOnce(authority)  # one "who are you" per run, the precheck's and the renewal's
         if new_key_pair is not generate:
             # Revoked keys are refused before anything is written (the keys made ahead are
             # never saved); unknown goes on, said once with the outcome (the authority checks
@@ -435,9 +437,12 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
             current, unknown_revocation = await _revocation_precheck(
                 args, current, lang, demo_app=demo_app
             )
+            # Keys this authority does not renew (another CA's) are said so now, in words and
+            # with what to do, not rejected after submitting (wizard.renewal.acceptance).
+            await _issuer_precheck(told, current)
         renewer = Renewer(
             journal,
-            authority,
+            cast(Authority, told),
             authority_name,
             max_wait=args.max_wait,
             new_key_pair=new_key_pair,
@@ -493,6 +498,53 @@ async def _revocation_precheck(args: argparse.Namespace, current, lang: str, dem
         detail = translate(unknown[0].revocation.message_key, lang)
         notice = translate("revocation.notice_unknown", lang, detail=detail)
     return replace(current, stores=dict(zip(current.stores, stores, strict=True))), notice
+
+
+class _InfoOnce:
+    """The renewal's own authority, whose ``info()`` is asked once in a run: the issuer precheck's
+    answer is the one the renewal records when it submits, and an authority that could not be
+    reached for the precheck is not waited on a second time in the same run (the renewal is
+    queued as it would have been). Every other call goes to the authority itself."""
+
+    def __init__(self, authority) -> None:
+        self._authority = authority
+        self._info = None
+        self._unreachable: QoltanbaError | None = None
+
+    async def info(self):
+        from wizard.errors import AuthorityUnreachable
+
+        if self._unreachable is not None:
+            error = self._unreachable
+            raise type(error)(error.code, **error.params)
+        if self._info is None:
+            try:
+                self._info = await self._authority.info()
+            except AuthorityUnreachable as error:
+                self._unreachable = error
+                raise
+        return self._info
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._authority, name)
+
+
+async def _issuer_precheck(authority, current) -> None:
+    """NotRenewable("issuer_not_accepted") when the authority says it does not renew keys of
+    these keys' issuer (wizard.renewal.acceptance). Nothing is said when it does not say, when it
+    cannot be reached (the renewal goes on, to be queued at submission), or when a key is refused
+    for its own sake anyway (expired, revoked: the renewal's verdict says that first)."""
+    from wizard.errors import AuthorityUnreachable
+    from wizard.keys.certificate import utc_now
+    from wizard.renewal.acceptance import judge_issuer
+
+    now = utc_now()
+    if not all(store.verdict(now).renewable for store in current.stores.values()):
+        return
+    try:
+        await judge_issuer(authority, current, now)
+    except AuthorityUnreachable:
+        return
 
 
 def cmd_renew(args: argparse.Namespace, lang: str, out: TextIO) -> int:
@@ -825,6 +877,8 @@ def _fail(error: QoltanbaError, lang: str, as_json: bool, out: TextIO, err: Text
     _say(message, err)
     if as_json:
         report: dict[str, Any] = {"error": error.code, "message": message}
+        if error.code == "not_renewable" and isinstance(error.params.get("reason"), str):
+            report["reason"] = error.params["reason"]  # the verdict reason (expired, ...)
         if error.params.get("application"):
             report["application"] = error.params["application"]
         print(json.dumps(report, ensure_ascii=False), file=out)

@@ -139,16 +139,22 @@ class TokenLocked(TokenError):
 
 
 class NotRenewable(QoltanbaError):
-    """``params['reason']`` is a verdict reason; the message is that verdict's advice."""
+    """``params['reason']`` is a verdict reason; the message is that verdict's advice, filled with
+    the params. ``params['advice']``, when given, names a finer text of it
+    (``verdict.<reason>.<advice>``, e.g. issuer_not_accepted's: wizard/renewal/acceptance.py)."""
 
     exit_code = 5
     default_code = "not_renewable"
 
     def message(self, lang: str) -> str:
-        from wizard.i18n import translate
+        from wizard.i18n import catalogue, translate
 
         reason = self.params.get("reason")
-        advice = translate(f"verdict.{reason}", lang) if reason else ""
+        key = f"verdict.{reason}"
+        finer = f"{key}.{self.params.get('advice')}"
+        if self.params.get("advice") and finer in catalogue(lang):
+            key = finer
+        advice = translate(key, lang, **self.params) if reason else ""
         return f"{translate('error.not_renewable', lang)} {advice}".strip()
 
 
