@@ -420,7 +420,8 @@ async def _renew_token(args: argparse.Namespace, pin: str, lang: str) -> dict[st
                 options = OpenOptions(
                     home=state, max_wait=args.max_wait, keep_loop_responsive=False
                 )
-                async with chosen.open(options) as authority:
+                async with chosen.open(options) as opened:
+                    authority = cli._InfoOnce(opened)  # one "who are you" per run
                     if journal.pending_for(current.fingerprints) is None:
                         # Revoked keys are refused before anything is made on the token;
                         # unknown goes on, said with the outcome (as the file `renew` does,
@@ -429,8 +430,10 @@ async def _renew_token(args: argparse.Namespace, pin: str, lang: str) -> dict[st
                             args,
                             current,
                             lang,
-                            demo_app=getattr(authority, "in_process_app", None),
+                            demo_app=getattr(opened, "in_process_app", None),
                         )
+                        # another CA's keys: said now, before anything is made on the token
+                        await cli._issuer_precheck(authority, current)
                     renewer = Renewer(
                         journal,
                         authority,
@@ -442,7 +445,7 @@ async def _renew_token(args: argparse.Namespace, pin: str, lang: str) -> dict[st
                     )
                     try:
                         renewal = await renewer.run(
-                            current, details, cli._code_source(args, authority, lang)
+                            current, details, cli._code_source(args, opened, lang)
                         )
                     except QoltanbaError as error:
                         if not isinstance(error, TokenAbsent):

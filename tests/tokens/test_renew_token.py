@@ -328,6 +328,28 @@ def test_a_wrong_pin_is_exit_3_and_changes_nothing(qoltanba, soft_token, pkcs11_
     assert _exported(soft_token, pkcs11_tool) == before
 
 
+def test_keys_another_demo_issued_are_refused_at_once_and_the_token_is_untouched(
+    qoltanba, soft_token, pkcs11_tool, tmp_path
+):
+    """Another home's demo authority has its own DEMO CA: it does not renew these keys, and says
+    so before anything is made on the token (wizard.renewal.acceptance), not after submitting."""
+    _demo(qoltanba, soft_token)
+    before = _exported(soft_token, pkcs11_tool)
+    other = tmp_path / "other-home"
+    run = qoltanba(
+        *_renew_argv(soft_token, "--storage", "kaztoken", "--json"),
+        env={PIN_VAR: soft_token.pin, "QOLTANBA_HOME": str(other)},
+    )
+    assert run.code == 5, run
+    answer = json.loads(run.out)
+    assert (answer["error"], answer["reason"]) == ("not_renewable", "issuer_not_accepted")
+    assert "qoltanba demo-keys" in answer["message"] and "Traceback" not in run.err
+    assert _exported(soft_token, pkcs11_tool) == before
+    from wizard.renewal.journal import RenewalJournal
+
+    assert RenewalJournal(other / "journal.sqlite3").all() == []
+
+
 @pytest.mark.parametrize(
     ("extra", "code", "error"),
     [
