@@ -22,6 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # crash_support
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "renewal"))  # test_served_cli
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))  # wizard_steps
 import crash_support as cs
 from test_served_cli import Server
 
@@ -172,23 +173,16 @@ def test_two_command_lines_on_two_homes_file_one_application(server, tmp_path):
 
 async def _model_to_password(case: cs.Case):
     """A wizard window (its model, headless) on the password step of these keys' renewal."""
+    from wizard_steps import fill_application, to_keys, type_password
+
     from wizard.ui.model import PickedFile, Services, WizardModel
 
     model = WizardModel(Services(home=case.home, max_wait=2.0), "en")
-    model.start_new()
-    model.confirm_start()
-    model.confirm_storage()
-    model.set_files([PickedFile(name=p.name, data=p.read_bytes(), path=p) for p in case.stores])
-    model.current_password = cs.OLD_PASSWORD
-    model.open_keys()
-    assert model.keys_ok, model.open_error
-    model.continue_from_keys()
-    model.email, model.locality, model.folder = "aigerim@example.kz", "Алматы", str(case.out)
-    model.application_ok = True
-    model.submit_application()
-    assert model.screen == "password", model.details_error
-    model.new_password = model.new_password2 = cs.NEW_PASSWORD
-    model.understood = True
+    picked = [PickedFile(name=p.name, data=p.read_bytes(), path=p) for p in case.stores]
+    await to_keys(model, picked=picked, password=cs.OLD_PASSWORD)
+    assert model.keys.keys_ok, model.keys.open_error
+    fill_application(model, "aigerim@example.kz", "Алматы", folder=str(case.out))
+    type_password(model, cs.NEW_PASSWORD)
     return model
 
 
@@ -202,11 +196,11 @@ async def _model_and_command_line(case: cs.Case, delays: tuple[float, float]) ->
             together.start(case.renew_args(), case.env, delays[1])
             together.go()
             await asyncio.sleep(delays[0])
-            await model.accept_password()  # the window's renewal runs (to the code, or done)
-            first_screen, first_error = model.screen, model.work_error
+            await model.password.accept()  # the window's renewal runs (to the code, or done)
+            first_screen, first_error = model.screen, model.progress.work_error
             if model.screen == "code":  # the window holds the renewal: the code, then done
-                model.code = model.demo_sms
-                await model.confirm_code()
+                model.progress.set_code(model.progress.demo_sms)
+                await model.progress.confirm_code()
             (cli,) = together.results()
         case.runs.append(cli)
         retried = False
@@ -217,11 +211,11 @@ async def _model_and_command_line(case: cs.Case, delays: tuple[float, float]) ->
                 model.screen,
                 first_error,
             )
-            await model.run()
+            await model.progress.run()
             retried = True
-        assert model.screen == "done", (model.screen, model.work_error, model.fault)
+        assert model.screen == "done", (model.screen, model.progress.work_error, model.fault)
         assert model.fault is None, model.fault
-        result = dict(model.result)
+        result = dict(model.done.result)
     finally:
         await model.close()
     return {

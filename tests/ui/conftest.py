@@ -3,7 +3,7 @@
 events dispatched the way the client sends them (internal API: flet is pinned).
 
 `headless(services)` gives a HeadlessWizard: what the person sees (`texts`) and what they do
-(`click`, `type`); `crashes()` are the "session crashed" pages Flet would show instead.
+(`click`, `type`, `tick`); `crashes()` are the "session crashed" pages Flet would show instead.
 """
 
 from __future__ import annotations
@@ -156,6 +156,12 @@ class HeadlessWizard:
         field = self.field(key)
         self.session.apply_patch(field._i, {"value": value})  # as the client does, then "change"
         await self.session.dispatch_event(field._i, "change", None)
+        await self.settle()
+
+    async def tick(self, key: str, value: bool = True) -> None:
+        [box] = [c for c in self.controls() if isinstance(c, ft.Checkbox) and c.key == key]
+        self.session.apply_patch(box._i, {"value": value})  # as the client does, then "change"
+        await self.session.dispatch_event(box._i, "change", None)
         await self.settle()
 
     async def wait_for(self, check: Callable[[], bool], timeout: float = 60.0) -> None:

@@ -7,104 +7,73 @@ import asyncio
 import itertools
 from pathlib import Path
 
+from wizard_steps import (
+    NEW,
+    fill_application,
+    identifiers,
+    model,
+    texts,
+    to_open,
+    type_password,
+    view,
+)
+
 from wizard.ui.model import DEMO_PASSWORD, Services, WizardModel
 
-
-def _model(home: Path, lang: str = "en") -> WizardModel:
-    return WizardModel(Services(home=home, max_wait=0.5, keys_root=home / "keys"), lang)
+_model = model
 
 
 def test_demo_keys_are_opened_at_once_and_their_folder_said(tmp_path):
     async def scenario() -> WizardModel:
         m = _model(tmp_path)
-        m.start_new()
-        m.confirm_start()
-        m.confirm_storage()
-        await m.make_demo_keys()
+        to_open(m)
+        await m.keys.make_demo_keys()
         await m.close()
         return m
 
     m = asyncio.run(scenario())
+    keys = m.keys
     # nothing typed, nothing else pressed: the keys are open and can go on
-    assert m.current_password == DEMO_PASSWORD and m.show_current_password
-    assert m.keys_ok and m.cards and all(card.renewable for card in m.cards)
-    folder = m.picked[0].path.parent
+    assert keys.current_password == DEMO_PASSWORD and keys.show_current_password
+    assert keys.keys_ok and keys.cards and all(card.renewable for card in keys.cards)
+    folder = keys.picked[0].path.parent
     assert folder.is_dir()
     for lang in ("kk", "ru", "en"):
-        said = m.demo_keys_note.text(lang)
+        said = keys.demo_keys_note.text(lang)
         assert str(folder) in said and DEMO_PASSWORD in said
     m.continue_from_keys()
     assert m.screen == "application"
-    assert m.email  # pre-filled for the demo: one field less to type
-
-
-def _texts(control) -> list[str]:
-    """Every text a control tree shows."""
-    import flet as ft
-
-    found = []
-    if isinstance(control, ft.Text) and control.value:
-        found.append(str(control.value))
-    for name in ("content", "controls"):
-        child = getattr(control, name, None)
-        if isinstance(child, list):
-            for item in child:
-                found += _texts(item)
-        elif isinstance(child, str):
-            found.append(child)
-        elif child is not None:
-            found += _texts(child)
-    return found
-
-
-def _identifiers(control) -> list[str]:
-    import flet as ft
-
-    found = []
-    if isinstance(control, ft.Semantics) and control.identifier:
-        found.append(control.identifier)
-    for name in ("content", "controls"):
-        child = getattr(control, name, None)
-        if isinstance(child, list):
-            for item in child:
-                found += _identifiers(item)
-        elif child is not None and not isinstance(child, str):
-            found += _identifiers(child)
-    return found
+    assert m.form.email  # pre-filled for the demo: one field less to type
 
 
 def _password_screen(tmp_path: Path, password: str, lang: str = "en"):
-    from wizard.ui.app import UiContext
-    from wizard.ui.platform import Platform
     from wizard.ui.screens import password as screen
 
     m = _model(tmp_path, lang)
-    m.screen = "password"
-    m.new_password = password
-    controls = screen.view(m, UiContext(platform=Platform(), toast=lambda text: None))
-    texts = [t for c in controls for t in _texts(c)]
-    ids = [i for c in controls for i in _identifiers(c)]
-    return texts, ids
+    m.go("password")
+    m.password.set_new(password)
+    controls = view(m, screen.view)
+    return [t for c in controls for t in texts(c)], [i for c in controls for i in identifiers(c)]
 
 
 def test_nothing_is_judged_before_a_password_is_typed(tmp_path):
     from wizard.i18n import translate
 
     for lang in ("kk", "ru", "en"):
-        texts, ids = _password_screen(tmp_path, "", lang)
+        said, ids = _password_screen(tmp_path, "", lang)
         label = translate("password.strength.label", lang, level="@").split("@")[0]
-        assert not [t for t in texts if label in t], texts  # no "very weak" before typing
+        assert not [t for t in said if label in t], said  # no "very weak" before typing
         assert not [i for i in ids if i.startswith("password-verdict")]
 
 
 def test_a_refused_password_never_reads_strong(tmp_path):
     from wizard.i18n import translate
 
-    texts, ids = _password_screen(tmp_path, "Пароль123", "ru")
+    said, ids = _password_screen(tmp_path, "Пароль123", "ru")
     assert "password-verdict-refused" in ids
-    assert translate("password.verdict.rejected", "ru") in texts
+    assert translate("password.verdict.rejected", "ru") in said
     strong = [translate(f"password.strength.{n}", "ru") for n in (3, 4)]
-    assert not [t for t in texts if any(word in t for word in strong)], texts
+    assert not [t for t in said if any(word in t for word in strong)], said
 
 
 def test_a_common_password_has_its_own_red_rule_line(tmp_path):
@@ -168,39 +137,34 @@ def test_the_device_locale_comes_before_the_environment(tmp_path):
 
 def test_step_one_does_not_ask_the_language_again(tmp_path):
     from wizard.i18n import LANGUAGE_NAMES
-    from wizard.ui.app import UiContext
-    from wizard.ui.platform import Platform
-    from wizard.ui.screens import start
 
     m = _model(tmp_path)
     m.start_new()
-    controls = start.view(m, UiContext(platform=Platform(), toast=lambda text: None))
-    texts = [t for c in controls for t in _texts(c)]
-    assert not set(LANGUAGE_NAMES.values()) & set(texts), texts
+    said = [t for c in view(m) for t in texts(c)]
+    assert not set(LANGUAGE_NAMES.values()) & set(said), said
 
 
 def test_an_empty_email_is_said_at_the_field_and_cleared_when_fixed(tmp_path):
     async def scenario() -> WizardModel:
         m = _model(tmp_path)
-        m.start_new()
-        m.confirm_start()
-        m.confirm_storage()
-        await m.make_demo_keys()
+        to_open(m)
+        await m.keys.make_demo_keys()
         m.continue_from_keys()
         await m.close()
         return m
 
     m = asyncio.run(scenario())
-    m.set_email("")
-    m.application_ok = True
-    m.submit_application()
-    assert m.screen == "application" and m.details_error is None
+    form = m.form
+    form.set_email("")
+    form.confirm(True)
+    form.submit()
+    assert m.screen == "application" and form.details_error is None
     for lang in ("kk", "ru", "en"):
-        said = m.email_error.text(lang)
+        said = form.email_error.text(lang)
         assert said and not said.rstrip(" -").endswith(":"), said  # never "…address:" alone
-    m.set_email("aigerim@example.kz")
-    assert m.email_error is None  # cleared when fixed
-    m.submit_application()
+    form.set_email("aigerim@example.kz")
+    assert form.email_error is None  # cleared when fixed
+    form.submit()
     assert m.screen == "password"
 
 
@@ -216,31 +180,27 @@ def test_an_empty_authority_address_is_said_at_its_field(tmp_path):
 
 
 def test_a_disabled_continue_says_why(tmp_path):
-    from wizard.ui.app import UiContext
-    from wizard.ui.platform import Platform
-    from wizard.ui.screens import application, open_keys, password
+    def disabled_says_why() -> bool:
+        return "why-disabled" in [i for c in view(m) for i in identifiers(c)]
 
-    ui = UiContext(platform=Platform(), toast=lambda text: None)
     m = _model(tmp_path)
-    m.start_new()
-    m.confirm_start()
-    m.confirm_storage()
-    assert "why-disabled" in [i for c in open_keys.view(m, ui) for i in _identifiers(c)]
+    to_open(m)
+    assert disabled_says_why()
     assert m.why_not_continue.key == "open.why_not_continue"
-    m.screen = "application"
+    m.go("application")
     assert m.why_not_continue.key == "application.confirm_needed"
-    assert "why-disabled" in [i for c in application.view(m, ui) for i in _identifiers(c)]
-    m.application_ok = True
+    assert disabled_says_why()
+    m.form.confirm(True)
     assert m.why_not_continue is None
-    assert "why-disabled" not in [i for c in application.view(m, ui) for i in _identifiers(c)]
-    m.screen = "password"
+    assert not disabled_says_why()
+    m.go("password")
     assert m.why_not_continue.key == "password.why_rules"
-    m.new_password = "Tulpar-Saryarqa-42"
+    m.password.set_new(NEW)
     assert m.why_not_continue.key == "password.why_repeat"
-    m.new_password2 = "Tulpar-Saryarqa-42"
+    m.password.set_repeat(NEW)
     assert m.why_not_continue.key == "password.understand_needed"
-    assert "why-disabled" in [i for c in password.view(m, ui) for i in _identifiers(c)]
-    m.understood = True
+    assert disabled_says_why()
+    m.password.understand(True)
     assert m.why_not_continue is None
 
 
@@ -294,20 +254,15 @@ def test_the_step_indicator_never_jumps_on_the_way_of_a_demo_renewal(tmp_path):
 def test_the_demo_code_is_filled_in_for_the_person(tmp_path):
     async def scenario() -> WizardModel:
         m = _model(tmp_path)
-        m.start_new()
-        m.confirm_start()
-        m.confirm_storage()
-        await m.make_demo_keys()
-        m.continue_from_keys()
-        m.application_ok = True
-        m.submit_application()  # the demo e-mail and the certificate's locality kept
-        assert m.screen == "password", (m.email_error, m.locality_error, m.folder_error)
-        m.new_password = m.new_password2 = "Tulpar-Saryarqa-42"
-        m.understood = True
-        await m.accept_password()
-        assert m.screen == "code" and m.demo_sms
-        assert m.code == m.demo_sms  # shown as the demo's "SMS" and already in the field
-        await m.confirm_code()
+        to_open(m)
+        await m.keys.make_demo_keys()
+        fill_application(m, email=None, locality=None)  # the demo e-mail, the certificate's
+        type_password(m)
+        await m.password.accept()
+        assert m.screen == "code" and m.progress.demo_sms
+        # shown as the demo's "SMS" and already in the field
+        assert m.progress.code == m.progress.demo_sms
+        await m.progress.confirm_code()
         await m.close()
         return m
 

@@ -11,37 +11,19 @@ import sys
 import time
 from pathlib import Path
 
+from wizard_steps import NEW, model, to_password
+
 from wizard import cli
 from wizard.i18n import translate
 from wizard.renewal.journal import RenewalJournal
-from wizard.ui.model import DEMO_PASSWORD, Services, WizardModel
+from wizard.ui.model import DEMO_PASSWORD, WizardModel
 
-NEW = "Tulpar-Saryarqa-42"
-
-
-def _model(home: Path) -> WizardModel:
-    return WizardModel(Services(home=home, max_wait=0.5, keys_root=home / "keys"), "en")
-
-
-async def _to_password(m: WizardModel) -> None:
-    m.start_new()
-    m.confirm_start()
-    m.confirm_storage()
-    await m.make_demo_keys()
-    m.current_password = DEMO_PASSWORD
-    m.open_keys()
-    m.continue_from_keys()
-    m.set_email("aigerim@example.kz")
-    m.set_locality("Astana")
-    m.application_ok = True
-    m.submit_application()
-    assert m.screen == "password", (m.details_error, m.folder_error, m.fault)
-    m.new_password = m.new_password2 = NEW
-    m.understood = True
+_model = model
+_to_password = to_password
 
 
 def _renew_argv(m: WizardModel, *extra: str) -> list[str]:
-    stores = [arg for p in m.picked for arg in ("--store", str(p.path))]
+    stores = [arg for p in m.keys.picked for arg in ("--store", str(p.path))]
     return [
         "--lang",
         "en",
@@ -56,7 +38,7 @@ def _renew_argv(m: WizardModel, *extra: str) -> list[str]:
         "--locality",
         "Astana",
         "--out",
-        m.folder,
+        m.form.folder,
         *extra,
     ]
 
@@ -103,13 +85,13 @@ def test_the_cli_holding_the_lock_makes_the_wizard_say_busy_and_change_nothing(
                 assert time.monotonic() < deadline and not cli_run.done(), "the CLI did not start"
                 await asyncio.sleep(0.05)
             before = _journal_rows(tmp_path)
-            await m.accept_password()  # the wizard's run, while the CLI holds the lock
-            seen = (m.screen, m.work_error, m.work_actions, m.fault)
+            await m.password.accept()  # the wizard's run, while the CLI holds the lock
+            seen = (m.screen, m.progress.work_error, m.progress.work_actions, m.fault)
             after = _journal_rows(tmp_path)
         finally:
             no_code_comes()
             code, said = await cli_run
-        await m.run()  # the wizard's "Try again": it takes the same renewal on
+        await m.progress.run()  # the wizard's "Try again": it takes the same renewal on
         await m.close()
         return m, seen, before, after, code, said
 
@@ -119,7 +101,7 @@ def test_the_cli_holding_the_lock_makes_the_wizard_say_busy_and_change_nothing(
     assert error.text("en") == busy and actions == ("retry", "home")
     assert after == before and len(before) == 1  # the wizard changed nothing
     assert code == 2 and translate("error.otp_unavailable", "en") in said
-    assert m.screen == "code" and m.application == before[0][3].application
+    assert m.screen == "code" and m.progress.application == before[0][3].application
 
 
 def test_the_wizard_holding_the_lock_makes_the_cli_exit_11(tmp_path, monkeypatch):
@@ -130,8 +112,9 @@ def test_the_wizard_holding_the_lock_makes_the_cli_exit_11(tmp_path, monkeypatch
     async def scenario():
         m = _model(tmp_path)
         await _to_password(m)
-        await m.accept_password()
-        assert m.screen == "code", (m.work_error, m.fault)  # it waits for the person's code
+        await m.password.accept()
+        # it waits for the person's code
+        assert m.screen == "code", (m.progress.work_error, m.fault)
         before = _journal_rows(tmp_path)
         busy = await asyncio.to_thread(_renew, _renew_argv(m))
         after = _journal_rows(tmp_path)

@@ -8,62 +8,34 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from wizard_steps import NEW, enter_demo_code, fill_application, model, to_code, type_password
 
 from wizard.i18n import LANGUAGES, translate
 from wizard.keys.store import open_store
 from wizard.renewal.reminders import expiry_calendar
 from wizard.ui.model import DEMO_PASSWORD, SCREENS, Services, WizardModel
 
-NEW = "Tulpar-Saryarqa-42"
-
-
-def _model(home: Path, lang: str = "en") -> WizardModel:
-    # keys_root: the new keys go under the test's folder, never the user's Documents
-    return WizardModel(Services(home=home, max_wait=0.5, keys_root=home / "keys"), lang)
-
-
-async def _to_code(m: WizardModel) -> None:
-    m.start_new()
-    m.confirm_start()
-    assert m.screen == "storage"
-    m.confirm_storage()
-    assert m.screen == "open"
-    await m.make_demo_keys()
-    assert len(m.picked) == 2 and m.open_error is None
-    m.current_password = DEMO_PASSWORD
-    m.open_keys()
-    assert m.keys_ok and all(card.renewable for card in m.cards)
-    m.continue_from_keys()
-    assert m.screen == "application"
-    m.email, m.locality, m.application_ok = "a@example.kz", "Astana", True
-    m.submit_application()
-    assert m.screen == "password", m.details_error
-    m.new_password = m.new_password2 = NEW
-    m.understood = True
-    assert m.can_accept_password
-    await m.accept_password()
-    assert m.screen == "code", (m.work_error, m.screen)
-    assert m.application and m.demo_sms
+_model = model
 
 
 def test_a_whole_demo_renewal(tmp_path):
     async def scenario() -> WizardModel:
         m = _model(tmp_path)
-        await _to_code(m)
-        m.code = m.demo_sms
-        await m.confirm_code()
+        await to_code(m)
+        assert len(m.keys.picked) == 2 and all(card.renewable for card in m.keys.cards)
+        await enter_demo_code(m)
         await m.close()
         return m
 
     m = asyncio.run(scenario())
     assert m.screen == "done"
-    folder = Path(m.result["folder"])
+    folder = Path(m.done.result["folder"])
     stores = sorted(folder.glob("*.p12"))
     assert len(stores) == 2
     for path in stores:
         assert open_store(path, NEW).facts.iin == "900101400013"
-    assert m.new_not_after is not None
-    name, data = m.calendar_file()
+    assert m.done.new_not_after is not None
+    name, data = m.done.calendar_file()
     assert name.endswith(".ics") and data.count(b"BEGIN:VEVENT") == 3
     # home now lists the new keys and nothing pending
     m.go("home")
@@ -74,46 +46,49 @@ def test_wrong_password_is_told_and_changes_nothing(tmp_path):
     async def scenario() -> WizardModel:
         m = _model(tmp_path, "ru")
         m.start_new()
-        await m.make_demo_keys()
+        await m.keys.make_demo_keys()
         await m.close()
         return m
 
     m = asyncio.run(scenario())
-    m.current_password = "Qwerty13"
-    m.open_keys()
-    assert not m.keys_ok and not m.cards
-    assert m.open_error.text("ru") == translate("error.wrong_password", "ru")
-    m.current_password = "Йцукен12"  # the Russian layout
-    m.open_keys()
-    assert m.open_error.text("kk") == translate("error.wrong_password_layout", "kk")
+    m.keys.set_password("Qwerty13")
+    m.keys.open_keys()
+    assert not m.keys.keys_ok and not m.keys.cards
+    assert m.keys.open_error.text("ru") == translate("error.wrong_password", "ru")
+    m.keys.set_password("Йцукен12")  # the Russian layout
+    m.keys.open_keys()
+    assert m.keys.open_error.text("kk") == translate("error.wrong_password_layout", "kk")
 
 
 def test_a_refused_password_cannot_go_on(tmp_path):
     m = _model(tmp_path)
-    m.new_password = m.new_password2 = "12345678"
-    m.understood = True
-    assert not m.can_accept_password
-    asyncio.run(m.accept_password())
-    assert m.screen != "work" and m.password_error is not None
-    m.new_password, m.new_password2 = NEW, NEW + "x"
-    assert not m.can_accept_password  # the confirmation differs
+    type_password(m, "12345678")
+    assert not m.password.can_accept
+    asyncio.run(m.password.accept())
+    assert m.screen != "work" and m.password.password_error is not None
+    m.password.set_new(NEW)
+    m.password.set_repeat(NEW + "x")
+    assert not m.password.can_accept  # the confirmation differs
 
 
 def test_switching_language_keeps_what_was_typed(tmp_path):
     m = _model(tmp_path)
-    m.email, m.locality, m.new_password = "a@example.kz", "Astana", NEW
+    m.form.set_email("a@example.kz")
+    m.form.set_locality("Astana")
+    m.password.set_new(NEW)
     for lang in LANGUAGES:
         m.set_language(lang)
-        assert (m.email, m.locality, m.new_password) == ("a@example.kz", "Astana", NEW)
+        typed = (m.form.email, m.form.locality, m.password.new_password)
+        assert typed == ("a@example.kz", "Astana", NEW)
     assert m.lang == "en"
 
 
 def test_an_interrupted_renewal_resumes_where_it_stopped(tmp_path):
     async def first_run() -> tuple[str, list]:
         m = _model(tmp_path)
-        await _to_code(m)
+        await to_code(m)
         await m.close()
-        return m.application, m.picked
+        return m.progress.application, m.keys.picked
 
     number, picked = asyncio.run(first_run())
 
@@ -122,48 +97,46 @@ def test_an_interrupted_renewal_resumes_where_it_stopped(tmp_path):
         assert [p.application for p in m.pending] == [number]
         m.resume(m.pending[0].id)
         assert m.screen == "open" and m.resuming.application == number
-        m.set_files(picked)
-        m.current_password = DEMO_PASSWORD
-        m.open_keys()
+        m.keys.set_files(picked)
+        m.keys.set_password(DEMO_PASSWORD)
+        m.keys.open_keys()
         m.continue_from_keys()
         assert m.screen == "password"
-        m.new_password = "Wrong-Password-1"
-        await m.accept_password()
-        assert m.screen == "password" and m.password_error is not None  # it cannot unlock them
-        m.new_password = NEW
-        await m.accept_password()
+        m.password.set_new("Wrong-Password-1")
+        await m.password.accept()
+        assert m.screen == "password"
+        assert m.password.password_error is not None  # it cannot unlock them
+        m.password.set_new(NEW)
+        await m.password.accept()
         assert m.screen == "code"
         from wizard.authority.connect import open_authority
 
         async with open_authority("demo", tmp_path) as authority:
-            m.code = (await authority.demo_codes(number))[-1]
-        await m.confirm_code()
+            m.progress.set_code((await authority.demo_codes(number))[-1])
+        await m.progress.confirm_code()
         await m.close()
         return m
 
     m = asyncio.run(second_run())
-    assert m.screen == "done" and m.result["application"] == number
+    assert m.screen == "done" and m.done.result["application"] == number
 
 
 def test_authority_down_waits_offline(tmp_path):
     async def scenario() -> WizardModel:
         m = _model(tmp_path)
-        await m.make_demo_keys()
+        await m.keys.make_demo_keys()
         m.authority = "http://127.0.0.1:9"  # nothing listens there
-        m.current_password = DEMO_PASSWORD
-        m.open_keys()
-        m.continue_from_keys()
-        m.email, m.locality, m.application_ok = "a@example.kz", "Astana", True
-        m.submit_application()
-        m.new_password = m.new_password2 = NEW
-        m.understood = True
-        await m.accept_password()
+        m.keys.set_password(DEMO_PASSWORD)
+        m.keys.open_keys()
+        fill_application(m)
+        type_password(m)
+        await m.password.accept()
         await m.close()
         return m
 
     m = asyncio.run(scenario())
-    assert m.screen == "status" and m.offline
-    assert len(list(Path(m.folder).glob("PENDING_*.p8"))) == 2
+    assert m.screen == "status" and m.progress.offline
+    assert len(list(Path(m.form.folder).glob("PENDING_*.p8"))) == 2
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -211,31 +184,20 @@ def test_keys_on_a_token_or_id_card_are_not_taken_further(tmp_path):
 def test_a_company_employee_waits_for_the_head_then_gets_the_keys(tmp_path):
     async def scenario() -> WizardModel:
         m = _model(tmp_path)
-        m.start_new()
-        await m.make_demo_keys("legal-employee")
-        m.current_password = DEMO_PASSWORD
-        m.open_keys()
-        assert m.identity["holder"] == "legal-employee" and m.identity["bin"]
-        m.continue_from_keys()
-        m.email, m.locality, m.application_ok = "a@example.kz", "Astana", True
-        m.submit_application()
-        m.new_password = m.new_password2 = NEW
-        m.understood = True
-        await m.accept_password()
-        assert m.screen == "code"
-        m.code = m.demo_sms
-        await m.confirm_code()
+        await to_code(m, holder="legal-employee")
+        assert m.keys.identity["holder"] == "legal-employee" and m.keys.identity["bin"]
+        await enter_demo_code(m)
         for _ in range(20):  # the status screen refreshes by itself until the head approves
             if m.screen == "done":
                 break
-            assert m.screen == "status" and m.rejection is None
+            assert m.screen == "status" and m.progress.rejection is None
             await m.refresh()
         await m.close()
         return m
 
     m = asyncio.run(scenario())
     assert m.screen == "done"
-    assert len(list(Path(m.result["folder"]).glob("*.p12"))) == 2
+    assert len(list(Path(m.done.result["folder"]).glob("*.p12"))) == 2
 
 
 def test_the_status_screen_keeps_one_refresh_loop(tmp_path):

@@ -7,16 +7,22 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from wizard_steps import NEW as SECRET
+from wizard_steps import (
+    enter_demo_code,
+    lock_is_free,
+    model,
+    shown,
+    to_code,
+    to_open,
+    to_password,
+)
+from wizard_steps import services as _services
+
 from wizard import reports
 from wizard.errors import CertificateRefused
 from wizard.i18n import translate
-from wizard.ui.model import DEMO_PASSWORD, Services
-
-SECRET = "Tulpar-Saryarqa-42"
-
-
-def _services(home: Path) -> Services:
-    return Services(home=home, max_wait=0.5, keys_root=home / "keys")
+from wizard.ui.model import DEMO_PASSWORD, Progress
 
 
 def _forget_reports(before: int) -> None:
@@ -27,7 +33,7 @@ def test_a_bug_in_a_button_becomes_one_line_and_a_report(tmp_path, headless, mon
     from wizard.ui import app
 
     def broken(self) -> None:
-        raise RuntimeError(f"cannot reset, the password is {self.current_password}")
+        raise RuntimeError(f"cannot reset, the password is {self.keys.current_password}")
 
     async def scenario() -> tuple[list[str], list, bool, bool]:
         async with headless(_services(tmp_path)) as w:
@@ -36,7 +42,7 @@ def test_a_bug_in_a_button_becomes_one_line_and_a_report(tmp_path, headless, mon
             await w.click(translate("nav.continue", "en"))
             await w.type("open.password", SECRET)
             await w.click_tooltip(translate("app.to_home", "en"))  # the top bar: home
-            monkeypatch.setattr(app.Wizard, "_reset_keys", broken)
+            monkeypatch.setattr(app.Wizard, "_fresh_keys", broken)
             await w.click(translate("home.renew", "en"))
             shown = w.texts()
             crashes = w.crashes()
@@ -64,81 +70,11 @@ def test_a_bug_in_a_button_becomes_one_line_and_a_report(tmp_path, headless, mon
 # The model, driven the way its buttons drive it
 
 
-def _model(home: Path, lang: str = "en"):
-    from wizard.ui.model import WizardModel
-
-    return WizardModel(_services(home), lang)
-
-
-async def _to_password(m, picked: list | None = None) -> None:
-    """From home to the new password, with new demo keys or the ``picked`` ones."""
-    m.start_new()
-    m.confirm_start()
-    m.confirm_storage()
-    if picked:
-        m.set_files(picked)
-    else:
-        await m.make_demo_keys()
-    m.current_password = DEMO_PASSWORD
-    m.open_keys()
-    assert m.keys_ok, (m.open_error, m.fault)
-    m.continue_from_keys()
-    m.set_email("aigerim@example.kz")
-    m.set_locality("Astana")
-    m.application_ok = True
-    m.submit_application()
-    assert m.screen == "password", (m.details_error, m.email_error, m.folder_error, m.fault)
-    m.new_password = m.new_password2 = SECRET
-    m.understood = True
-
-
-async def _to_code(m) -> None:
-    await _to_password(m)
-    await m.accept_password()
-    assert m.screen == "code", (m.work_error, m.fault, m.screen)
-
-
-def _lock_is_free(m) -> bool:
-    from wizard.errors import RenewalBusy
-    from wizard.renewal.locks import RenewalLock
-
-    lock = RenewalLock(m._current.fingerprints, m._services.home)
-    try:
-        lock.acquire()
-    except RenewalBusy:
-        return False
-    lock.release()
-    return True
-
-
-def _view_texts(m) -> list[str]:
-    """Every text the current screen shows (built as the app builds it, without a session)."""
-    import flet as ft
-
-    from wizard.ui.app import VIEWS, UiContext
-    from wizard.ui.platform import Platform
-    from wizard.ui.widgets import cancel_dialog, fault_notice
-
-    found: list[str] = []
-
-    def walk(value) -> None:
-        if isinstance(value, ft.Text) and isinstance(value.value, str):
-            found.append(value.value)
-        if isinstance(value, ft.TextField) and isinstance(value.error, str):
-            found.append(value.error)
-        buttons = (ft.Button, ft.FilledButton, ft.OutlinedButton, ft.TextButton)
-        if isinstance(value, buttons) and isinstance(value.content, str):
-            found.append(value.content)
-        if isinstance(value, (list, tuple)):
-            for item in value:
-                walk(item)
-        elif isinstance(value, ft.BaseControl):
-            for name in ("content", "controls", "actions", "title"):
-                walk(getattr(value, name, None))
-
-    ui = UiContext(platform=Platform(), toast=lambda text: None)
-    walk([*fault_notice(m), *VIEWS[m.screen](m, ui), cancel_dialog(m)])
-    return found
+_model = model
+_to_password = to_password
+_to_code = to_code
+_lock_is_free = lock_is_free
+_view_texts = shown
 
 
 def test_a_bug_in_a_renewal_step_is_one_line_and_try_again_goes_on(tmp_path, monkeypatch):
@@ -153,10 +89,10 @@ def test_a_bug_in_a_renewal_step_is_one_line_and_try_again_goes_on(tmp_path, mon
         m = _model(tmp_path)
         await _to_password(m)
         monkeypatch.setattr(Renewer, "_offline_step", broken_step)
-        await m.accept_password()
-        seen = (m.screen, m.busy, m.fault, m.work_actions, _view_texts(m))
+        await m.password.accept()
+        seen = (m.screen, m.busy, m.fault, m.progress.work_actions, _view_texts(m))
         monkeypatch.setattr(Renewer, "_offline_step", real_step)
-        await m.run()  # "Try again"
+        await m.progress.run()  # "Try again"
         await m.close()
         return m, seen
 
@@ -175,7 +111,6 @@ def test_a_bug_in_a_renewal_step_is_one_line_and_try_again_goes_on(tmp_path, mon
 
 
 def test_a_bug_in_the_status_screen_s_own_refresh_is_one_line_too(tmp_path, monkeypatch):
-    from wizard.ui.model import WizardModel
 
     def broken(self) -> bool:
         raise KeyError("journal row")
@@ -184,9 +119,9 @@ def test_a_bug_in_the_status_screen_s_own_refresh_is_one_line_too(tmp_path, monk
         m = _model(tmp_path)
         await _to_password(m)
         m.authority = "http://127.0.0.1:9"
-        await m.accept_password()
+        await m.password.accept()
         assert m.screen == "status"
-        monkeypatch.setattr(WizardModel, "_ended_elsewhere", broken)
+        monkeypatch.setattr(Progress, "_ended_elsewhere", broken)
         m.keep_refreshing(0.01)  # the background task the screen starts
         for _ in range(200):
             if m.fault is not None:
@@ -208,12 +143,34 @@ def test_a_bug_in_the_status_screen_s_own_refresh_is_one_line_too(tmp_path, monk
 
 
 def test_every_public_model_method_is_guarded_by_the_last_resort():
+    """The navigator's and every step model's: what a button, an effect or a task calls."""
     import inspect
 
     from wizard.ui.app import Wizard
-    from wizard.ui.model import NOT_ENTRY_POINTS, WizardModel
+    from wizard.ui.model import (
+        NOT_ENTRY_POINTS,
+        STEP_MODELS,
+        ApplicationForm,
+        CancelRenewal,
+        CurrentKeys,
+        Done,
+        NewPassword,
+        WizardModel,
+    )
 
-    for cls in (WizardModel, Wizard):
+    navigation = {"go", "refresh", "close", "start_new", "start_again", "continue_from_keys"}
+    expected = {
+        WizardModel: navigation,
+        Wizard: navigation,
+        CurrentKeys: {"set_files", "set_password", "open_keys", "make_demo_keys", "open_token"},
+        ApplicationForm: {"set_email", "set_locality", "set_folder", "confirm", "submit"},
+        NewPassword: {"set_new", "set_repeat", "show", "understand", "accept"},
+        Progress: {"run", "set_code", "confirm_code", "choose_folder", "copy_application"},
+        Done: {"revoke_old_keys", "save_calendar"},
+        CancelRenewal: {"ask", "keep", "end"},
+    }
+    assert set(STEP_MODELS) <= set(expected)  # every step model is checked
+    for cls, needed in expected.items():
         public = [
             name
             for name, value in inspect.getmembers(cls, inspect.isfunction)
@@ -221,9 +178,35 @@ def test_every_public_model_method_is_guarded_by_the_last_resort():
             and name not in NOT_ENTRY_POINTS
             and name not in ("subscribe",)  # Flet's Observable's own
         ]
-        assert {"run", "go", "end_renewal", "refresh", "close", "start_new"} <= set(public)
+        assert public and needed <= set(public), (cls, public)
         for name in public:
             assert getattr(getattr(cls, name), "__last_resort__", False), (cls, name)
+
+
+def test_a_bug_in_a_step_model_s_method_is_the_navigator_s_one_line(tmp_path, monkeypatch):
+    """A step model's entry point is guarded as the navigator's: one line in ``m.fault``, no
+    exception out of the button, a report without the password that step holds."""
+    from wizard.ui.model import PickedFile
+
+    typed = "Sekret-typed-2026"
+
+    def broken(data, password, **kwargs):
+        raise RuntimeError(f"something odd happened while using {password}")
+
+    m = _model(tmp_path)
+    to_open(m)
+    m.keys.set_files([PickedFile(name="x.p12", data=b"x")])
+    m.keys.set_password(typed)
+    monkeypatch.setattr("wizard.keys.store.open_store_bytes", broken)
+    before = len(reports.FIRED)
+    try:
+        assert m.keys.open_keys() is None  # the button's call returns; nothing escapes it
+        [report] = list((tmp_path / "reports").iterdir())
+    finally:
+        _forget_reports(before)
+    line = translate("error.internal_report", "en", report=str(report))
+    assert m.fault.text("en") == line and line in _view_texts(m)
+    assert m.screen == "open" and typed not in report.read_text(encoding="utf-8")
 
 
 def test_an_e_mail_the_certificate_cannot_carry_is_said_at_the_e_mail(tmp_path):
@@ -232,22 +215,22 @@ def test_an_e_mail_the_certificate_cannot_carry_is_said_at_the_e_mail(tmp_path):
         await _to_password(m)
         # Cyrillic before "@" (the certificate's e-mail is ASCII): it used to stop the work
         # screen with no message at all (UnicodeEncodeError)
-        m.set_email("айгерим@почта.кз")
-        await m.accept_password()
+        m.form.set_email("айгерим@почта.кз")
+        await m.password.accept()
         await m.close()
         return m
 
     m = asyncio.run(scenario())
-    assert m.screen == "application" and m.fault is None and m.work_error is None
+    assert m.screen == "application" and m.fault is None and m.progress.work_error is None
     said = translate("error.renewal_email_local_ascii", "en", email="айгерим@почта.кз")
-    assert m.email_error.text("en") == said and m.locality_error is None
+    assert m.form.email_error.text("en") == said and m.form.locality_error is None
     assert said in _view_texts(m)
-    m.set_email("aigerim@почта.кз")  # a Cyrillic domain is fine (IDNA)
-    assert m.email_error is None
-    m.set_locality("   ")
-    m.submit_application()
-    assert m.locality_error.text("en") == translate("error.renewal_no_locality", "en")
-    assert m.email_error is None and m.screen == "application"
+    m.form.set_email("aigerim@почта.кз")  # a Cyrillic domain is fine (IDNA)
+    assert m.form.email_error is None
+    m.form.set_locality("   ")
+    m.form.submit()
+    assert m.form.locality_error.text("en") == translate("error.renewal_no_locality", "en")
+    assert m.form.email_error is None and m.screen == "application"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,20 +242,20 @@ def test_ending_a_renewal_before_submission_removes_its_unsent_keys(tmp_path):
         m = _model(tmp_path)
         await _to_password(m)
         m.authority = "http://127.0.0.1:9"  # nothing listens: it waits, signed, unsent
-        await m.accept_password()
-        assert m.screen == "status" and m.offline, (m.work_error, m.fault)
-        assert m.can_cancel and translate("cancel.button", "en") in _view_texts(m)
-        pending = list(Path(m.folder).glob("PENDING_*.p8"))
-        m.ask_cancel()
-        asked = (m.cancel_asked, _view_texts(m))
-        m.end_renewal()
+        await m.password.accept()
+        assert m.screen == "status" and m.progress.offline, (m.progress.work_error, m.fault)
+        assert m.progress.can_cancel and translate("cancel.button", "en") in _view_texts(m)
+        pending = list(Path(m.form.folder).glob("PENDING_*.p8"))
+        m.cancel.ask()
+        asked = (m.cancel.asked, _view_texts(m))
+        m.cancel.end()
         await m.close()
         return m, pending, asked
 
     m, pending, (asked, texts) = asyncio.run(scenario())
     assert len(pending) == 2 and not asked.submitted
     assert translate("cancel.before_submission", "en") in texts  # the confirmation says what
-    assert m.screen == "home" and m.cancel_asked is None and not m.pending
+    assert m.screen == "home" and m.cancel.asked is None and not m.pending
     assert [n.text("en") for n in m.home_notices] == [
         translate("cli.cancel_before_submission", "en")
     ]
@@ -288,23 +271,23 @@ def test_ending_a_submitted_renewal_keeps_its_number_and_a_new_one_says_so(tmp_p
     async def scenario():
         m = _model(tmp_path)
         await _to_code(m)
-        number = m.application
-        assert m.can_cancel
+        number = m.progress.application
+        assert m.progress.can_cancel
         assert translate("cancel.button", "en") in _view_texts(m)  # on the code screen
-        m.ask_cancel()
-        assert m.cancel_asked.submitted
+        m.cancel.ask()
+        assert m.cancel.asked.submitted
         said = translate("cancel.after_submission", "en", application=number)
         assert said in _view_texts(m)
-        m.keep_renewal()  # "no": nothing changes
-        assert m.cancel_asked is None and m.screen == "code"
+        m.cancel.keep()  # "no": nothing changes
+        assert m.cancel.asked is None and m.screen == "code"
         m.go("home")
         assert [p.application for p in m.pending] == [number]
-        m.ask_cancel(m.pending[0].id)  # from the home screen's list
-        m.end_renewal()
+        m.cancel.ask(m.pending[0].id)  # from the home screen's list
+        m.cancel.end()
         ended = (m.screen, [n.text("en") for n in m.home_notices], m.pending)
         # the same keys again: a new application, and the run says the old one ended
-        await _to_password(m, picked=list(m.picked))
-        await m.accept_password()
+        await _to_password(m, picked=list(m.keys.picked))
+        await m.password.accept()
         await m.close()
         return m, number, ended
 
@@ -312,13 +295,17 @@ def test_ending_a_submitted_renewal_keeps_its_number_and_a_new_one_says_so(tmp_p
     assert screen == "home" and not pending
     assert said == [translate("cli.cancel_after_submission", "en", application=number)]
     notice = translate("notice.new_application", "en", application=number)
-    assert [n.text("en") for n in m.run_notices] == [notice]
+    assert [n.text("en") for n in m.progress.run_notices] == [notice]
     assert notice in _view_texts(m)
     # the authority still holds the old application open (until it lapses): said, with "Try
     # again"; the new renewal waits, signed, in the journal
     busy = translate("error.renewal_open_at_authority", "en", application=number)
-    assert m.screen == "work" and m.work_error.text("en") == busy, (m.work_error, m.fault)
-    assert m.work_actions == ("retry", "home") and busy in _view_texts(m)
+    progress = m.progress
+    assert m.screen == "work" and progress.work_error.text("en") == busy, (
+        progress.work_error,
+        m.fault,
+    )
+    assert progress.work_actions == ("retry", "home") and busy in _view_texts(m)
     states = sorted(r.state.value for r in m._journal.all())
     assert states == ["cancelled", "signed"]
 
@@ -330,15 +317,15 @@ def test_ending_a_renewal_another_window_works_on_says_so_and_changes_nothing(tm
         m = _model(tmp_path)
         await _to_code(m)
         m.go("home")
-        other_window = RenewalLock(m._current.fingerprints, tmp_path)
+        other_window = RenewalLock(m.keys._current.fingerprints, tmp_path)
         other_window.acquire()
         try:
-            m.ask_cancel(m.pending[0].id)
-            m.end_renewal()
-            seen = (m.cancel_asked, m.cancel_error, _view_texts(m), m.pending)
+            m.cancel.ask(m.pending[0].id)
+            m.cancel.end()
+            seen = (m.cancel.asked, m.cancel.error, _view_texts(m), m.pending)
         finally:
             other_window.release()
-        m.end_renewal()  # once the other window let go: it ends
+        m.cancel.end()  # once the other window let go: it ends
         await m.close()
         return m, seen
 
@@ -346,7 +333,7 @@ def test_ending_a_renewal_another_window_works_on_says_so_and_changes_nothing(tm
     busy = translate("error.renewal_busy", "en")
     assert asked is not None and error.text("en") == busy and busy in texts  # in the dialog
     assert [p.state for p in pending] == ["awaiting_code"]  # nothing changed
-    assert m.cancel_asked is None and not m.pending
+    assert m.cancel.asked is None and not m.pending
     assert [r.state.value for r in m._journal.all()] == ["cancelled"]
 
 
@@ -354,7 +341,7 @@ def test_a_renewal_bound_to_another_folder_can_be_ended_from_the_error(tmp_path)
     async def first():
         m = _model(tmp_path)
         await _to_code(m)
-        files = list(m.picked)
+        files = list(m.keys.picked)
         await m.close()
         return files
 
@@ -363,18 +350,18 @@ def test_a_renewal_bound_to_another_folder_can_be_ended_from_the_error(tmp_path)
     async def second():
         m = _model(tmp_path)  # another window: the journal remembers the renewal
         m.resume(m.pending[0].id)
-        m.set_files(picked)
-        m.current_password = DEMO_PASSWORD
-        m.open_keys()
+        m.keys.set_files(picked)
+        m.keys.set_password(DEMO_PASSWORD)
+        m.keys.open_keys()
         m.continue_from_keys()
-        assert m.screen == "password" and m.can_cancel  # forgot the new password? end it
+        assert m.screen == "password" and m.progress.can_cancel  # forgot the new password? end it
         assert translate("cancel.button", "en") in _view_texts(m)
-        m.set_folder(str(tmp_path / "elsewhere"))  # as if another folder were asked for
-        m.new_password = SECRET
-        await m.accept_password()
-        seen = (m.screen, m.work_error, m.work_actions, _view_texts(m))
-        m.ask_cancel()
-        m.end_renewal()
+        m.form.set_folder(str(tmp_path / "elsewhere"))  # as if another folder were asked for
+        m.password.set_new(SECRET)
+        await m.password.accept()
+        seen = (m.screen, m.progress.work_error, m.progress.work_actions, _view_texts(m))
+        m.cancel.ask()
+        m.cancel.end()
         await m.close()
         return m, seen
 
@@ -396,20 +383,20 @@ def test_no_space_for_the_new_keys_goes_back_to_the_folder(tmp_path, monkeypatch
         m = _model(tmp_path)
         await _to_password(m)
         monkeypatch.setattr(new_keys, "prepare_new_folder", full)
-        await m.accept_password()
-        seen = (m.screen, m.work_error, m.work_actions, _view_texts(m))
-        m.choose_folder()
+        await m.password.accept()
+        seen = (m.screen, m.progress.work_error, m.progress.work_actions, _view_texts(m))
+        m.progress.choose_folder()
         await m.close()
         return m, seen
 
     m, (screen, error, actions, texts) = asyncio.run(scenario())
-    said = translate("error.output_no_space", "en", path=str(Path(m.folder).resolve()))
+    said = translate("error.output_no_space", "en", path=str(Path(m.form.folder).resolve()))
     assert screen == "work" and error.text("en") == said and said in texts
     assert actions == ("choose_folder", "retry") and translate("work.choose_folder", "en") in texts
-    assert m.screen == "application" and m.folder_error.text("en") == said
+    assert m.screen == "application" and m.form.folder_error.text("en") == said
     assert said in _view_texts(m)  # at the folder field
-    m.set_folder(str(tmp_path / "roomier"))
-    assert m.folder_error is None
+    m.form.set_folder(str(tmp_path / "roomier"))
+    assert m.form.folder_error is None
     assert not m._journal.all()  # nothing was started
 
 
@@ -424,14 +411,14 @@ def test_qoltanba_own_folder_unusable_is_said(tmp_path, monkeypatch):
         m = _model(tmp_path)
         await _to_password(m)
         monkeypatch.setattr(Renewer, "begin", unusable)
-        await m.accept_password()
+        await m.password.accept()
         await m.close()
         return m
 
     m = asyncio.run(scenario())
     said = translate("error.home_unusable", "en", path=str(tmp_path), detail="read-only")
-    assert m.screen == "work" and m.work_error.text("en") == said and not m.busy
-    assert m.work_actions == () and said in _view_texts(m)
+    assert m.screen == "work" and m.progress.work_error.text("en") == said and not m.busy
+    assert m.progress.work_actions == () and said in _view_texts(m)
 
 
 def test_the_lock_is_held_on_the_code_screen_and_let_go_on_leaving(tmp_path):
@@ -454,8 +441,7 @@ def test_the_lock_is_let_go_when_the_renewal_is_done_or_the_window_closes(tmp_pa
     async def scenario():
         m = _model(tmp_path)
         await _to_code(m)
-        m.code = m.demo_sms
-        await m.confirm_code()
+        await enter_demo_code(m)
         done = (m.screen, _lock_is_free(m))
         other = _model(tmp_path / "other")
         await _to_code(other)
@@ -481,9 +467,8 @@ def test_a_refused_certificate_ends_the_renewal_and_offers_a_new_one(tmp_path, m
         m = _model(tmp_path)
         await _to_code(m)
         monkeypatch.setattr(Renewer, "verify_issued", wrong_key)
-        m.code = m.demo_sms
-        await m.confirm_code()
-        seen = (m.screen, m.rejection, _view_texts(m), _lock_is_free(m))
+        await enter_demo_code(m)
+        seen = (m.screen, m.progress.rejection, _view_texts(m), _lock_is_free(m))
         monkeypatch.undo()
         m.go("home")
         listed = list(m.pending)
@@ -497,7 +482,7 @@ def test_a_refused_certificate_ends_the_renewal_and_offers_a_new_one(tmp_path, m
     assert translate("status.start_again", "en") in texts and free
     assert listed == []  # a refused renewal is not "under way"
     assert [r.state.value for r in m._journal.all()] == ["refused"]
-    assert m.screen == "application" and m.keys_ok
+    assert m.screen == "application" and m.keys.keys_ok
 
 
 def test_a_renewal_ended_in_another_window_is_said_not_started_again(tmp_path):
@@ -507,7 +492,7 @@ def test_a_renewal_ended_in_another_window_is_said_not_started_again(tmp_path):
         m = _model(tmp_path)
         await _to_password(m)
         m.authority = "http://127.0.0.1:9"  # it waits on the status screen, signed
-        await m.accept_password()
+        await m.password.accept()
         assert m.screen == "status"
         other = RenewalJournal(tmp_path / "journal.sqlite3")  # another window's journal
         [renewal] = other.all()
@@ -518,7 +503,7 @@ def test_a_renewal_ended_in_another_window_is_said_not_started_again(tmp_path):
 
     m = asyncio.run(scenario())
     assert m.screen == "status"
-    assert m.rejection.text("en") == translate("status.cancelled_elsewhere", "en")
+    assert m.progress.rejection.text("en") == translate("status.cancelled_elsewhere", "en")
     assert [r.state.value for r in m._journal.all()] == ["cancelled"]  # no new renewal
     assert _lock_is_free(m)
 
@@ -541,7 +526,7 @@ def test_a_renewal_refused_in_the_journal_is_finished_like_a_rejected_one(tmp_pa
     m = asyncio.run(scenario())
     refused = CertificateRefused(detail="untrusted_issuer").message("en")
     assert "untrusted_issuer" not in refused  # said in words (a hostile tester's finding)
-    assert m.screen == "status" and m.rejection.text("en") == refused
+    assert m.screen == "status" and m.progress.rejection.text("en") == refused
     m.go("home")
     assert m.pending == []
 
@@ -576,7 +561,7 @@ def test_end_this_renewal_asks_in_a_dialog_then_says_how_it_ended(tmp_path, head
         m = _model(tmp_path)
         await _to_code(m)
         await m.close()
-        return m.application
+        return m.progress.application
 
     number = asyncio.run(first())
 

@@ -1,5 +1,6 @@
-"""The Flet app: one observable WizardModel, one component that shows the model's current screen,
-and the launcher (desktop window, or the local web UI on 127.0.0.1 when that cannot be had)."""
+"""The Flet app: one observable WizardModel (the navigator, with its step models), one component
+that shows the model's current screen, and the launcher (desktop window, or the local web UI on
+127.0.0.1 when that cannot be had)."""
 
 from __future__ import annotations
 
@@ -64,7 +65,16 @@ VIEWS: dict[str, Callable] = {
     "help": help.view,
 }
 
-Wizard = ft.observable(WizardModel)
+
+class _ObservedWizard(WizardModel):
+    """The navigator as the UI holds it (made Flet's Observable below): a change of its attributes
+    re-renders the screen, and so does a change inside a step model (``m.keys``, ``m.form``, ...),
+    which calls ``notify``. ``ft.observable`` puts a class's own methods before Observable's:
+    given WizardModel itself, its plain ``notify`` would hide Observable's; given this subclass,
+    it does not."""
+
+
+Wizard = ft.observable(_ObservedWizard)
 
 
 @dataclass
@@ -122,7 +132,7 @@ def App(services: Services, platform: Platform, lang: str, settled: bool = True)
     ui = UiContext(platform=platform, toast=toast)
 
     # the status screen refreshes by itself while it is shown
-    ft.use_effect(lambda: m.keep_refreshing(status.REFRESH_SECONDS), [m.screen, m.offline])
+    ft.use_effect(lambda: m.keep_refreshing(status.REFRESH_SECONDS), [m.screen, m.progress.offline])
     ft.on_unmounted(m.close)
     # "End this renewal?" wherever it was asked (the model says when)
     ft.use_dialog(cancel_dialog(m))

@@ -1,10 +1,10 @@
 """The wizard's keys-on-a-token path (issue #13), the part that talks to the token.
 
-The model (wizard/ui/model.py) keeps one `TokenStep`: whether tokens can be used here (the
-``tokens`` extra installed, not a phone, a PKCS#11 module found), the tokens plugged in with what
-they say of their PIN, and, once the PIN was accepted, the open module and its read-write session,
-kept until the renewal ends or the person leaves (the PIN itself is dropped at once: the session
-stays logged in). python-pkcs11 is imported only here, and only when a token is asked for.
+The navigator (wizard/ui/models/wizard.py) keeps one `TokenStep`: whether tokens can be used here
+(the ``tokens`` extra installed, not a phone, a PKCS#11 module found), the tokens plugged in with
+what they say of their PIN, and, once the PIN was accepted, the open module and its read-write
+session, kept until the renewal ends or the person leaves (the PIN itself is dropped at once: the
+session stays logged in). python-pkcs11 is imported only here, and only when a token is asked for.
 """
 
 from __future__ import annotations

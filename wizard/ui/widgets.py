@@ -154,7 +154,7 @@ def fault_notice(m: WizardModel) -> list[ft.Control]:
 
 def run_notices(m: WizardModel) -> list[ft.Control]:
     """What the renewal run said besides its result (e.g. "this files a new application")."""
-    return [notice(message.text(m.lang), "info") for message in m.run_notices]
+    return [notice(message.text(m.lang), "info") for message in m.progress.run_notices]
 
 
 def cancel_button(m: WizardModel, renewal_id: str | None = None) -> ft.Control:
@@ -162,7 +162,7 @@ def cancel_button(m: WizardModel, renewal_id: str | None = None) -> ft.Control:
     return ft.OutlinedButton(
         m.t("cancel.button"),
         icon=ft.Icons.CANCEL_OUTLINED,
-        on_click=lambda: m.ask_cancel(renewal_id),
+        on_click=lambda: m.cancel.ask(renewal_id),
         disabled=m.busy,
         style=ft.ButtonStyle(color=BAD),
     )
@@ -171,7 +171,7 @@ def cancel_button(m: WizardModel, renewal_id: str | None = None) -> ft.Control:
 def cancel_dialog(m: WizardModel) -> ft.AlertDialog | None:
     """The confirmation of "End this renewal": what ending it does, before or after the
     application was sent; "yes" ends it, "no" (or Escape) keeps it."""
-    asked = m.cancel_asked
+    asked = m.cancel.asked
     if asked is None:
         return None
     if asked.submitted and asked.application:
@@ -185,37 +185,40 @@ def cancel_dialog(m: WizardModel) -> ft.AlertDialog | None:
                 m.t("home.pending_folder", folder=asked.folder), size=12, color=ft.Colors.GREY_700
             )
         )
-    content += error_notice(m, m.cancel_error)
+    content += error_notice(m, m.cancel.error)
     return ft.AlertDialog(
         modal=True,
         title=ft.Text(m.t("cancel.title")),
         content=ft.Column(content, tight=True, spacing=10, width=min(MAX_WIDTH, 520)),
         actions=[
-            ft.TextButton(m.t("cancel.keep"), on_click=m.keep_renewal),
+            ft.TextButton(m.t("cancel.keep"), on_click=m.cancel.keep),
             ft.FilledButton(
                 m.t("cancel.confirm"),
                 icon=ft.Icons.CANCEL_OUTLINED,
-                on_click=m.end_renewal,
+                on_click=m.cancel.end,
                 disabled=m.busy,
                 style=ft.ButtonStyle(bgcolor=BAD, color=ft.Colors.WHITE),
             ),
         ],
-        on_dismiss=m.keep_renewal,
+        on_dismiss=m.cancel.keep,
     )
 
 
 def problem(m: WizardModel) -> list[ft.Control]:
-    """A renewal step's error, said with its way forward (m.work_actions): try again, back to the
-    password, end the renewal, choose another folder, home."""
-    if m.busy or (m.work_error is None and m.fault is None):
+    """A renewal step's error, said with its way forward (m.progress.work_actions): try again,
+    back to the password, end the renewal, choose another folder, home."""
+    progress = m.progress
+    if m.busy or (progress.work_error is None and m.fault is None):
         return []
-    controls = error_notice(m, m.work_error)
-    if m.work_error is not None and "cancel" in m.work_actions:
+    controls = error_notice(m, progress.work_error)
+    if progress.work_error is not None and "cancel" in progress.work_actions:
         controls.append(para(m.t("work.elsewhere_what_now"), size=14))
     row: list[ft.Control] = []
-    for action in m.work_actions:
+    for action in progress.work_actions:
         if action == "retry":
-            row.append(ft.FilledButton(m.t("work.retry"), icon=ft.Icons.REFRESH, on_click=m.run))
+            row.append(
+                ft.FilledButton(m.t("work.retry"), icon=ft.Icons.REFRESH, on_click=progress.run)
+            )
         elif action == "back":
             row.append(
                 ft.OutlinedButton(
@@ -227,7 +230,9 @@ def problem(m: WizardModel) -> list[ft.Control]:
         elif action == "choose_folder":
             row.append(
                 ft.FilledButton(
-                    m.t("work.choose_folder"), icon=ft.Icons.FOLDER_OPEN, on_click=m.choose_folder
+                    m.t("work.choose_folder"),
+                    icon=ft.Icons.FOLDER_OPEN,
+                    on_click=progress.choose_folder,
                 )
             )
         elif action == "home":

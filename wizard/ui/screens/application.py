@@ -25,7 +25,8 @@ def _said(m: WizardModel, message: Message | None) -> str | None:
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
-    ident = m.identity
+    form = m.form
+    ident = m.keys.identity
     identity_rows = [
         field_row(m.t("inspect.name"), ident.get("name", "")),
         field_row(m.t("inspect.iin"), ident.get("iin", "")),
@@ -37,14 +38,14 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         field_row(m.t("inspect.holder"), m.t(f"holder.{ident.get('holder', 'unknown')}"))
     )
     storage = ft.RadioGroup(
-        value=m.new_storage,
-        on_change=lambda e: setattr(m, "new_storage", e.control.value),
+        value=form.new_storage,
+        on_change=lambda e: form.set_storage(e.control.value),
         content=ft.Column(
             [
                 choice(
                     kind,
                     m.t(f"application.storage.{kind}"),
-                    lambda value: setattr(m, "new_storage", value),
+                    form.set_storage,
                     disabled=kind != "pkcs12",
                 )
                 for kind in NEW_STORAGES
@@ -63,18 +64,18 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         ft.TextField(
             key="application.email",
             label=m.t("application.email"),
-            value=m.email,
+            value=form.email,
             keyboard_type=ft.KeyboardType.EMAIL,
-            on_change=lambda e: m.set_email(e.control.value),
-            error=_said(m, m.email_error),
+            on_change=lambda e: form.set_email(e.control.value),
+            error=_said(m, form.email_error),
             error_max_lines=4,
         ),
         ft.TextField(
             key="application.locality",
             label=m.t("application.locality"),
-            value=m.locality,
-            on_change=lambda e: m.set_locality(e.control.value),
-            error=_said(m, m.locality_error),
+            value=form.locality,
+            on_change=lambda e: form.set_locality(e.control.value),
+            error=_said(m, form.locality_error),
             error_max_lines=4,
         ),
         *(
@@ -93,11 +94,11 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
                 ft.TextField(
                     key="application.folder",
                     label=m.t("application.folder"),
-                    value=m.folder,
+                    value=form.folder,
                     helper=m.t("application.folder_help"),
                     helper_max_lines=3,
-                    on_change=lambda e: m.set_folder(e.control.value),
-                    error=_said(m, m.folder_error),
+                    on_change=lambda e: form.set_folder(e.control.value),
+                    error=_said(m, form.folder_error),
                     error_max_lines=4,
                 ),
                 para(m.t("application.storage")),
@@ -108,14 +109,12 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         ft.Checkbox(
             key="application.correct",
             label=m.t("application.correct"),
-            value=m.application_ok,
-            on_change=lambda e: setattr(m, "application_ok", bool(e.control.value)),
+            value=form.application_ok,
+            on_change=lambda e: form.confirm(bool(e.control.value)),
         ),
     ]
-    controls += error_notice(m, m.details_error)
+    controls += error_notice(m, form.details_error)
     controls.append(
-        buttons(
-            m, (m.t("nav.continue"), m.submit_application), enabled=m.application_ok, back="open"
-        )
+        buttons(m, (m.t("nav.continue"), form.submit), enabled=form.application_ok, back="open")
     )
     return controls

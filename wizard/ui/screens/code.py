@@ -19,7 +19,7 @@ from wizard.ui.widgets import (
 
 def application_number(m: WizardModel, ui) -> ft.Control:
     async def copy() -> None:
-        if await m.copy_application(ui.platform.copy):
+        if await m.progress.copy_application(ui.platform.copy):
             ui.toast(m.t("code.copied"))
 
     return ft.Container(
@@ -28,7 +28,7 @@ def application_number(m: WizardModel, ui) -> ft.Control:
                 ft.Text(m.t("code.application"), size=13, color=ft.Colors.GREY_700),
                 ft.Row(
                     [
-                        ft.Text(m.application or "—", size=30, weight=ft.FontWeight.BOLD),
+                        ft.Text(m.progress.application or "—", size=30, weight=ft.FontWeight.BOLD),
                         ft.IconButton(icon=ft.Icons.COPY, tooltip=m.t("code.copy"), on_click=copy),
                     ],
                     wrap=True,
@@ -44,29 +44,35 @@ def application_number(m: WizardModel, ui) -> ft.Control:
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
+    progress = m.progress
     controls: list[ft.Control] = [heading(m.t("code.title")), application_number(m, ui)]
     controls += run_notices(m)
     controls.append(para(m.t("code.explain")))
-    if m.demo_sms:
+    if progress.demo_sms:
         controls.append(
-            notice(m.t("code.demo_sms", code=m.demo_sms), "info", ft.Icons.SMS_OUTLINED)
+            notice(m.t("code.demo_sms", code=progress.demo_sms), "info", ft.Icons.SMS_OUTLINED)
         )
     controls.append(
         ft.TextField(
             key="code.field",
             label=m.t("code.field"),
-            value=m.code,
+            value=progress.code,
             keyboard_type=ft.KeyboardType.NUMBER,
             max_length=8,
-            on_change=lambda e: setattr(m, "code", e.control.value),
-            on_submit=m.confirm_code,
+            on_change=lambda e: progress.set_code(e.control.value),
+            on_submit=progress.confirm_code,
         )
     )
-    controls += error_notice(m, m.code_error)
+    controls += error_notice(m, progress.code_error)
     if m.busy:
         controls.append(ft.ProgressBar())
-    extra = [cancel_button(m)] if m.can_cancel else []
+    extra = [cancel_button(m)] if progress.can_cancel else []
     controls.append(
-        buttons(m, (m.t("code.confirm"), m.confirm_code), enabled=bool(m.code.strip()), extra=extra)
+        buttons(
+            m,
+            (m.t("code.confirm"), progress.confirm_code),
+            enabled=bool(progress.code.strip()),
+            extra=extra,
+        )
     )
     return controls

@@ -12,13 +12,15 @@ from wizard.ui.widgets import GOOD, error_notice, heading, notice, para
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
+    done = m.done
+
     async def save_calendar() -> None:
-        if await m.save_calendar(ui.platform.save):
+        if await done.save_calendar(ui.platform.save):
             ui.toast(m.t("done.calendar_saved"))
 
-    result = m.result
+    result = done.result
     folder = result.get("folder", "")
-    not_after = m.new_not_after
+    not_after = done.new_not_after
     controls: list[ft.Control] = [
         ft.Row(
             [ft.Icon(ft.Icons.VERIFIED, color=GOOD, size=40), heading(m.t("done.title"))], wrap=True
@@ -56,19 +58,21 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         controls.append(para(m.t("done.ca_explain"), size=13, color=ft.Colors.GREY_700))
         controls.append(notice(m.t("done.password_reminder"), "info", ft.Icons.LOCK_OUTLINE))
     controls.append(notice(m.t("done.old_keys"), "warn"))
-    if m.old_keys_revoked is not None:
-        controls.append(notice(m.old_keys_revoked.text(m.lang), "good", ft.Icons.GPP_GOOD_OUTLINED))
-    elif m.can_revoke_old:
+    if done.old_keys_revoked is not None:
+        controls.append(
+            notice(done.old_keys_revoked.text(m.lang), "good", ft.Icons.GPP_GOOD_OUTLINED)
+        )
+    elif done.can_revoke_old:
         controls.append(para(m.t("done.revoke_old_explain"), size=13, color=ft.Colors.GREY_700))
         controls.append(
             ft.OutlinedButton(
                 m.t("done.revoke_old"),
                 icon=ft.Icons.GPP_MAYBE_OUTLINED,
-                on_click=m.revoke_old_keys,
+                on_click=done.revoke_old_keys,
                 disabled=m.busy,
             )
         )
-    controls += error_notice(m, m.revoke_error)
+    controls += error_notice(m, done.revoke_error)
     controls.append(
         ft.Row(
             [

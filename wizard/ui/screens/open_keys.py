@@ -106,12 +106,14 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
 
         return token_view(m, ui)
 
+    keys = m.keys
+
     async def pick() -> None:
-        await m.pick_files(ui.platform.pick_stores)
+        await keys.pick_files(ui.platform.pick_stores)
 
     async def open_and_check() -> None:
-        m.open_keys()  # at once: the keys, and what the CRLs at hand say
-        await m.check_revocation()  # then the authority's answer, off the UI loop
+        keys.open_keys()  # at once: the keys, and what the CRLs at hand say
+        await keys.check_revocation()  # then the authority's answer, off the UI loop
 
     controls: list[ft.Control] = [heading(m.t("open.title"))]
     controls += resuming_notice(m)
@@ -124,7 +126,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             ft.OutlinedButton(
                 m.t("open.make_demo"),
                 icon=ft.Icons.SCIENCE_OUTLINED,
-                on_click=partial(m.make_demo_keys, "individual"),
+                on_click=partial(keys.make_demo_keys, "individual"),
                 disabled=m.busy,
             )
         )
@@ -132,21 +134,21 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             ft.OutlinedButton(
                 m.t("open.make_demo_employee"),
                 icon=ft.Icons.BUSINESS,
-                on_click=partial(m.make_demo_keys, "legal-employee"),
+                on_click=partial(keys.make_demo_keys, "legal-employee"),
                 disabled=m.busy,
             )
         )
     controls.append(ft.Row(pick_row, wrap=True))
     if m.busy:
         controls.append(ft.ProgressBar())
-    if m.demo_keys_note is not None:
+    if keys.demo_keys_note is not None:
         controls.append(
             ft.Semantics(
                 identifier="open.demo_made",
-                content=notice(m.demo_keys_note.text(m.lang), "info", ft.Icons.SCIENCE_OUTLINED),
+                content=notice(keys.demo_keys_note.text(m.lang), "info", ft.Icons.SCIENCE_OUTLINED),
             )
         )
-    for picked in m.picked:
+    for picked in keys.picked:
         controls.append(
             ft.Row(
                 [
@@ -155,22 +157,22 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
                     ft.IconButton(
                         icon=ft.Icons.CLOSE,
                         tooltip=m.t("open.remove"),
-                        on_click=lambda _, name=picked.name: m.remove_file(name),
+                        on_click=lambda _, name=picked.name: keys.remove_file(name),
                     ),
                 ]
             )
         )
-    if not m.picked:
+    if not keys.picked:
         controls.append(para(m.t("open.nothing_picked"), color=ft.Colors.GREY_700))
     controls.append(
         ft.TextField(
             key="open.password",
             label=m.t("open.password"),
-            value=m.current_password,
+            value=keys.current_password,
             # the demo keys' password is no secret: shown as it is filled in
-            password=not m.show_current_password,
-            can_reveal_password=not m.show_current_password,
-            on_change=lambda e: setattr(m, "current_password", e.control.value),
+            password=not keys.show_current_password,
+            can_reveal_password=not keys.show_current_password,
+            on_change=lambda e: keys.set_password(e.control.value),
             on_submit=open_and_check,
         )
     )
@@ -180,29 +182,29 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             m.t("open.open"),
             icon=ft.Icons.LOCK_OPEN,
             on_click=open_and_check,
-            disabled=not m.picked or m.busy or m.revocation_checking,
+            disabled=not keys.picked or m.busy or keys.revocation_checking,
         )
     )
-    if m.revocation_checking:
+    if keys.revocation_checking:
         controls.append(
             ft.Row([ft.ProgressRing(width=18, height=18), para(m.t("open.revocation_checking"))])
         )
-    controls += error_notice(m, m.open_error)
-    if m.open_error is not None:
+    controls += error_notice(m, keys.open_error)
+    if keys.open_error is not None:
         controls.append(
             ft.TextButton(
                 m.t("open.faq_link"), icon=ft.Icons.HELP_OUTLINE, on_click=lambda: m.go("help")
             )
         )
-    controls += [_card(m, card) for card in m.cards]
-    if m.cards and not m.keys_ok and m.open_error is None:
+    controls += [_card(m, card) for card in keys.cards]
+    if keys.cards and not keys.keys_ok and keys.open_error is None:
         controls.append(notice(m.t("open.cannot_renew"), "bad"))
     controls.append(
         buttons(
             m,
             (m.t("nav.continue"), m.continue_from_keys),
             # not while the authority is asked: the press would be ignored (continue_from_keys)
-            enabled=m.keys_ok and not m.revocation_checking,
+            enabled=keys.keys_ok and not keys.revocation_checking,
             back="storage",
         )
     )

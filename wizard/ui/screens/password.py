@@ -64,24 +64,25 @@ def _verdict_line(level: str, strength: int, rendered) -> ft.Control:
 
 
 def _resume_view(m: WizardModel) -> list[ft.Control]:
+    password = m.password
     return [
         heading(m.t("password.resume_title")),
         para(m.t("password.resume_explain")),
         ft.TextField(
             key="password.new",
             label=m.t("password.new"),
-            value=m.new_password,
+            value=password.new_password,
             password=True,
             can_reveal_password=True,
-            on_change=lambda e: setattr(m, "new_password", e.control.value),
+            on_change=lambda e: password.set_new(e.control.value),
         ),
-        *error_notice(m, m.password_error),
+        *error_notice(m, password.password_error),
         buttons(
             m,
-            (m.t("password.resume_go"), m.accept_password),
-            enabled=m.can_accept_password,
+            (m.t("password.resume_go"), password.accept),
+            enabled=password.can_accept,
             # the new password forgotten: the saved new keys cannot be opened; end it instead
-            extra=[cancel_button(m)] if m.can_cancel else [],
+            extra=[cancel_button(m)] if m.progress.can_cancel else [],
         ),
     ]
 
@@ -93,7 +94,8 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         return confirm_view(m)
     if m.resuming is not None:
         return _resume_view(m)
-    verdict = m.password_verdict
+    password = m.password
+    verdict = password.verdict
     rendered = render_verdict(verdict, m.lang)
     rules = [_rule_line(rule, typed=not verdict.empty) for rule in rendered.rules]
     extra = [_rule_line(rule, typed=not verdict.empty) for rule in rendered.extra_rules]
@@ -104,15 +106,15 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         ft.TextField(
             key="password.new",
             label=m.t("password.new"),
-            value=m.new_password,
-            password=not m.show_password,
-            on_change=lambda e: setattr(m, "new_password", e.control.value),
+            value=password.new_password,
+            password=not password.show_password,
+            on_change=lambda e: password.set_new(e.control.value),
         ),
         ft.Checkbox(
             key="password.show",
             label=m.t("password.show"),
-            value=m.show_password,
-            on_change=lambda e: setattr(m, "show_password", bool(e.control.value)),
+            value=password.show_password,
+            on_change=lambda e: password.show(bool(e.control.value)),
         ),
         ft.Text(m.t("password.rules.title"), weight=ft.FontWeight.BOLD),
         *rules,
@@ -120,7 +122,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         strength,
     ]
     feedback: list[ft.Control] = []
-    if m.new_password:
+    if password.new_password:
         feedback += [notice(problem, "bad") for problem in rendered.problems]
         feedback += [
             para(f"• {advice}", size=13, color=ft.Colors.GREY_800) for advice in rendered.advice
@@ -131,11 +133,11 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         ft.TextField(
             key="password.repeat",
             label=m.t("password.repeat"),
-            value=m.new_password2,
-            password=not m.show_password,
-            on_change=lambda e: setattr(m, "new_password2", e.control.value),
+            value=password.new_password2,
+            password=not password.show_password,
+            on_change=lambda e: password.set_repeat(e.control.value),
             error=m.t("password.confirm_mismatch")
-            if m.new_password2 and not m.passwords_match
+            if password.new_password2 and not password.passwords_match
             else None,
         )
     )
@@ -144,16 +146,16 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         ft.Checkbox(
             key="password.understand",
             label=m.t("password.understand"),
-            value=m.understood,
-            on_change=lambda e: setattr(m, "understood", bool(e.control.value)),
+            value=password.understood,
+            on_change=lambda e: password.understand(bool(e.control.value)),
         )
     )
-    controls += error_notice(m, m.password_error)
+    controls += error_notice(m, password.password_error)
     controls.append(
         buttons(
             m,
-            (m.t("password.go"), m.accept_password),
-            enabled=m.can_accept_password,
+            (m.t("password.go"), password.accept),
+            enabled=password.can_accept,
             back="application",
         )
     )

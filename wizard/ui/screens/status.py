@@ -14,11 +14,12 @@ REFRESH_SECONDS = 5
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
+    progress = m.progress
     controls: list[ft.Control] = [heading(m.t("status.title"))]
-    if m.application:
+    if progress.application:
         controls.append(application_number(m, ui))
-    if m.rejection is not None:
-        controls.append(notice(m.rejection.text(m.lang), "bad"))
+    if progress.rejection is not None:
+        controls.append(notice(progress.rejection.text(m.lang), "bad"))
         controls.append(para(m.t("status.rejected_what_now")))
         controls.append(
             ft.Row(
@@ -33,14 +34,14 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         )
         return controls
     controls += run_notices(m)
-    if m.offline:
+    if progress.offline:
         controls.append(notice(m.t("status.offline"), "warn", ft.Icons.CLOUD_OFF))
     else:
-        state = m.remote_state or m.stage
+        state = progress.remote_state or progress.stage
         controls.append(notice(m.t(f"state.{state}") if state else m.t("status.checking"), "info"))
         if state == "awaiting_head":
             controls.append(para(m.t("status.head_explain")))
-    checked = m.checked_at.astimezone().strftime("%H:%M:%S") if m.checked_at else "—"
+    checked = progress.checked_at.astimezone().strftime("%H:%M:%S") if progress.checked_at else "—"
     controls.append(
         para(
             m.t("status.auto", seconds=REFRESH_SECONDS, time=checked),
@@ -50,7 +51,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
     )
     if m.busy:
         controls.append(ft.ProgressBar())
-    if m.work_error is not None:
+    if progress.work_error is not None:
         controls += problem(m)
     row: list[ft.Control] = [
         ft.FilledTonalButton(
@@ -61,7 +62,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         ),
         ft.OutlinedButton(m.t("app.to_home"), on_click=lambda: m.go("home")),
     ]
-    if m.can_cancel:
+    if progress.can_cancel:
         row.append(cancel_button(m))
     controls.append(ft.Row(row, wrap=True))
     return controls

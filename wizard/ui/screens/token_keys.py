@@ -3,7 +3,7 @@ of picking files), the confirmation before the new keys are made on it (step 5, 
 new password), and what the done screen says of where the new keys are.
 
 What the token says of its PIN is shown before the PIN is typed; the PIN goes to the token and
-is never kept (WizardModel.open_token).
+is never kept (CurrentKeys.open_token).
 """
 
 from __future__ import annotations
@@ -42,9 +42,11 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
     """Step 3 on a token: which token, what it says of its PIN, the PIN, then its keys."""
     from wizard.ui.screens.open_keys import _card, resuming_notice
 
+    keys = m.keys
+
     async def open_and_check() -> None:
-        await m.open_token()
-        await m.check_revocation()  # then the authority's answer, off the UI loop
+        await keys.open_token()
+        await keys.check_revocation()  # then the authority's answer, off the UI loop
 
     controls: list[ft.Control] = [heading(m.t("token.ui.title"))]
     controls += resuming_notice(m)
@@ -58,7 +60,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         controls.append(
             ft.RadioGroup(
                 value=chosen.serial if chosen else None,
-                on_change=lambda e: m.choose_token(e.control.value),
+                on_change=lambda e: keys.choose_token(e.control.value),
                 content=ft.Column(
                     [
                         ft.Radio(
@@ -75,7 +77,10 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         )
     controls.append(
         ft.OutlinedButton(
-            m.t("token.ui.search"), icon=ft.Icons.REFRESH, on_click=m.find_tokens, disabled=m.busy
+            m.t("token.ui.search"),
+            icon=ft.Icons.REFRESH,
+            on_click=keys.find_tokens,
+            disabled=m.busy,
         )
     )
     if chosen is not None:
@@ -107,10 +112,10 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             ft.TextField(
                 key="token.pin",
                 label=m.t("token.ui.pin"),
-                value=m.token_pin,
+                value=keys.token_pin,
                 password=True,
                 can_reveal_password=True,
-                on_change=lambda e: m.set_token_pin(e.control.value),
+                on_change=lambda e: keys.set_token_pin(e.control.value),
                 on_submit=open_and_check,
                 disabled=chosen.pin_state == "locked",
             )
@@ -120,23 +125,25 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
                 m.t("token.ui.open"),
                 icon=ft.Icons.LOCK_OPEN,
                 on_click=open_and_check,
-                disabled=m.busy or m.revocation_checking or chosen.pin_state == "locked",
+                disabled=m.busy or keys.revocation_checking or chosen.pin_state == "locked",
             )
         )
     if m.busy:
         controls.append(ft.ProgressBar())
-    if m.revocation_checking:
+    if keys.revocation_checking:
         controls.append(
             ft.Row([ft.ProgressRing(width=18, height=18), para(m.t("open.revocation_checking"))])
         )
-    controls += error_notice(m, m.open_error)
-    if m.token_notice is not None:
-        controls.append(notice(m.token_notice.text(m.lang), "warn", ft.Icons.PIN_OUTLINED))
-    controls += [_card(m, card) for card in m.cards]
-    if m.cards and not m.keys_ok and m.open_error is None:
+    controls += error_notice(m, keys.open_error)
+    if keys.token_notice is not None:
+        controls.append(notice(keys.token_notice.text(m.lang), "warn", ft.Icons.PIN_OUTLINED))
+    controls += [_card(m, card) for card in keys.cards]
+    if keys.cards and not keys.keys_ok and keys.open_error is None:
         controls.append(notice(m.t("open.cannot_renew"), "bad"))
     controls.append(
-        buttons(m, (m.t("nav.continue"), m.continue_from_keys), enabled=m.keys_ok, back="storage")
+        buttons(
+            m, (m.t("nav.continue"), m.continue_from_keys), enabled=keys.keys_ok, back="storage"
+        )
     )
     return controls
 
@@ -153,21 +160,21 @@ def confirm_view(m: WizardModel) -> list[ft.Control]:
             m.t("token.ui.resume_explain" if resuming else "token.ui.confirm_explain", token=name)
         ),
         notice(m.t("token.ui.done_pin"), "info", ft.Icons.PIN_OUTLINED),
-        *error_notice(m, m.password_error),
+        *error_notice(m, m.password.password_error),
         buttons(
             m,
-            (m.t("token.ui.confirm_go"), m.accept_password),
-            enabled=m.can_accept_password,
+            (m.t("token.ui.confirm_go"), m.password.accept),
+            enabled=m.password.can_accept,
             back=None if resuming else "application",
-            extra=[cancel_button(m)] if m.can_cancel else [],
+            extra=[cancel_button(m)] if m.progress.can_cancel else [],
         ),
     ]
 
 
 def done_rows(m: WizardModel) -> list[ft.Control]:
     """The done screen's "where the new keys are", for keys on a token."""
-    token = m.result.get("token") or {}
-    files = list(m.result.get("files", []))
+    token = m.done.result.get("token") or {}
+    files = list(m.done.result.get("files", []))
     name = token.get("name") or token.get("serial") or "-"
     rows: list[ft.Control] = [
         para(m.t("token.ui.done_where")),

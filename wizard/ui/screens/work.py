@@ -14,7 +14,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
     rows: list[ft.Control] = []
     current_found = False
     for stage in WORK_STAGES:
-        done = stage.value in m.stages_done
+        done = stage.value in m.progress.stages_done
         if done:
             icon: ft.Control = ft.Icon(ft.Icons.CHECK_CIRCLE, color=GOOD)
         elif not current_found and m.busy:
