@@ -112,6 +112,51 @@ def test_a_symlink_pointing_outside_is_never_followed(folder, tmp_path):
         bundle_zip(folder, [STORE, ROOT])
 
 
+def test_a_link_swapped_in_while_it_is_read_is_never_followed(folder, monkeypatch, tmp_path):
+    """The file judged (lstat) is the one read: a link put in its place between the check and the
+    open is refused, even when the original is put back before the second look."""
+    import wizard.keys.safe_read as safe_read
+
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"root:x:0:0:not for export")
+    path = folder / ROOT
+    real_open = os.open
+
+    def swapped_open(target, flags, *args, **kwargs):
+        if Path(target) == path:
+            os.rename(path, str(path) + ".bak")
+            os.symlink(secret, path)
+            try:
+                return real_open(target, flags, *args, **kwargs)
+            finally:
+                os.remove(path)
+                os.rename(str(path) + ".bak", path)
+        return real_open(target, flags, *args, **kwargs)
+
+    monkeypatch.setattr(safe_read.os, "open", swapped_open)
+    with pytest.raises(StoreError) as caught:
+        read_export(folder, ROOT)
+    assert caught.value.code == "export_unreadable"
+    with pytest.raises(StoreError):
+        bundle_zip(folder, [ROOT])
+
+
+@pytest.mark.parametrize("name", [None, 7, b"x.p12", "\udcff\udcfe.cer"])
+def test_names_that_are_not_plain_text_are_refused_in_words(folder, name):
+    with pytest.raises(UsageError) as caught:
+        read_export(folder, name)
+    assert caught.value.code == "export_refused"
+    with pytest.raises(UsageError):
+        bundle_zip(folder, [name])
+
+
+def test_one_name_given_alone_is_one_file_and_a_nul_in_the_folder_is_said(folder):
+    _, data = bundle_zip(folder, STORE)
+    assert zipfile.ZipFile(io.BytesIO(data)).namelist() == [STORE]
+    with pytest.raises(StoreError):
+        read_export(str(folder) + "\0x", STORE)
+
+
 def test_a_symlink_inside_the_folder_is_refused_too(folder):
     (folder / ROOT).unlink()
     (folder / ROOT).symlink_to(folder / ISSUING)
@@ -137,9 +182,18 @@ def test_a_folder_fifo_empty_or_oversized_file_is_unreadable(folder):
         assert refused.value.code == "export_unreadable"
 
 
-@pytest.mark.skipif(sys.platform.startswith("win") or os.geteuid() == 0, reason="POSIX, not root")
-def test_a_file_without_permission_is_unreadable(folder):
+def test_a_file_without_permission_is_unreadable(folder, monkeypatch):
+    import wizard.keys.safe_read as safe_read
+
     (folder / ROOT).chmod(0)
+    real_open = os.open
+
+    def denied(target, flags, *args, **kwargs):  # as the system says it to anyone but root
+        if Path(target) == folder / ROOT:
+            raise PermissionError(13, "Permission denied", str(target))
+        return real_open(target, flags, *args, **kwargs)
+
+    monkeypatch.setattr(safe_read.os, "open", denied)
     with pytest.raises(StoreError) as refused:
         read_export(folder, ROOT)
     assert refused.value.code == "export_unreadable"
@@ -282,10 +336,13 @@ SERIAL = "1a2b3c4d5e6f7081"  # the first 16 hex digits of the serial above
         ("Национальный удостоверяющий центр", "Natsionalnyy_udostoveryayushchiy_tsentr"),
         ("ЁЖ Щука Һ Ғ Ң Ө Ү Ұ І", "YOZH_SHCHuka_H_G_N_O_U_U_I"),
         ("Café (ÄÖ) CA", "Cafe_AO_CA"),
+        # the old NCA test CAs: RSA or GOST, and TEST, stay in the name
+        ("ҰКО 3.0 (RSA TEST)", "UKO_3_0_RSA_TEST"),
+        ("ҰКО 3.0 (GOST TEST)", "UKO_3_0_GOST_TEST"),
         # nothing usable left: a name still
         ("(((...)))", "CA"),
         ("— ! ? —", "CA"),
-        ("中文 (test remark)", "CA"),
+        ("中文 (not trusted)", "CA"),
         ("", "CA"),
         (None, "CA"),
     ],

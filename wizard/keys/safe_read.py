@@ -61,8 +61,14 @@ def check_regular(path: str | os.PathLike[str]) -> os.stat_result:
     return st
 
 
-def read_regular_file(path: str | os.PathLike[str], cap: int) -> bytes:
+def read_regular_file(
+    path: str | os.PathLike[str], cap: int, *, same_as: os.stat_result | None = None
+) -> bytes:
     """The bytes of a regular file of at most ``cap`` bytes (see the module's docstring).
+
+    ``same_as``: the ``lstat`` the caller judged the path by. The last component is then opened
+    without following a link, and what was opened must be that very file (device and inode), so
+    nothing swapped in between the caller's check and the read is ever read.
 
     StoreError codes: store_missing, store_is_folder, store_not_regular, store_unreadable,
     store_too_large (``limit_kib``); every one carries ``path``.
@@ -78,6 +84,8 @@ def read_regular_file(path: str | os.PathLike[str], cap: int) -> bytes:
         | getattr(os, "O_CLOEXEC", 0)
         | getattr(os, "O_BINARY", 0)
     )
+    if same_as is not None:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
@@ -85,7 +93,7 @@ def read_regular_file(path: str | os.PathLike[str], cap: int) -> bytes:
             raise StoreError("store_is_folder", path=name) from exc
         if exc.errno == errno.ENOENT:
             raise StoreError("store_missing", path=name) from exc
-        if exc.errno == errno.ENXIO:  # a socket or a FIFO without a writer swapped in
+        if exc.errno in (errno.ENXIO, errno.ELOOP):  # a socket, a FIFO, a link swapped in
             raise StoreError("store_not_regular", path=name) from exc
         raise StoreError("store_unreadable", path=name) from exc
     try:
@@ -97,6 +105,11 @@ def read_regular_file(path: str | os.PathLike[str], cap: int) -> bytes:
             raise StoreError("store_is_folder", path=name)
         if not stat.S_ISREG(opened.st_mode):
             raise StoreError("store_not_regular", path=name)
+        if same_as is not None and (opened.st_dev, opened.st_ino) != (
+            same_as.st_dev,
+            same_as.st_ino,
+        ):
+            raise StoreError("store_not_regular", path=name)  # another file than the one judged
         chunks: list[bytes] = []
         left = cap + 1  # one byte more than allowed tells "too large" without reading on
         while left > 0:

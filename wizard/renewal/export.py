@@ -35,6 +35,12 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
 def _check_name(name: str) -> str:
     """``name`` if it is one of the files a renewal installs, by its plain name; UsageError."""
+    if not isinstance(name, str):
+        raise UsageError("export_refused", file=repr(name))
+    try:
+        name.encode("utf-8")  # a zip entry's name is UTF-8; a name that cannot be is not ours
+    except UnicodeEncodeError:
+        raise UsageError("export_refused", file=name.encode("utf-8", "replace").decode()) from None
     plain = (
         bool(name)
         and name not in (".", "..")
@@ -73,7 +79,7 @@ def _read(folder: Path, name: str) -> tuple[bytes, os.stat_result]:
     path, before = _entry(folder, name)
     cap = LIMITS[os.path.splitext(name)[1].lower()]
     try:
-        data = read_regular_file(path, cap)
+        data = read_regular_file(path, cap, same_as=before)  # the file judged, never a link
     except StoreError as exc:
         code = "export_missing" if exc.code == "store_missing" else "export_unreadable"
         raise StoreError(code, file=name, folder=str(folder)) from exc
@@ -85,7 +91,10 @@ def _read(folder: Path, name: str) -> tuple[bytes, os.stat_result]:
 
 
 def _folder(folder: str | os.PathLike[str]) -> Path:
-    return resolve_path(Path(folder).expanduser().absolute())
+    try:
+        return resolve_path(Path(folder).expanduser().absolute())
+    except (ValueError, TypeError) as exc:  # a NUL in it, or not a path at all
+        raise StoreError("export_unreadable", file="-", folder=repr(folder)) from exc
 
 
 def read_export(folder: str | os.PathLike[str], name: str) -> bytes:
@@ -99,7 +108,10 @@ def read_export(folder: str | os.PathLike[str], name: str) -> bytes:
 
 def _ordered(files: Iterable[str]) -> list[str]:
     """Each name once: the key stores first, then the CA certificates, each kind by name."""
-    names = sorted(set(files), key=lambda n: (os.path.splitext(n)[1].lower() != ".p12", n))
+    names = sorted(
+        {_check_name(name) for name in files},
+        key=lambda n: (os.path.splitext(n)[1].lower() != ".p12", n),
+    )
     if not names:
         raise UsageError("export_nothing")
     if len(names) > MAX_FILES:
@@ -136,6 +148,8 @@ def bundle_zip(folder: str | os.PathLike[str], files: list[str]) -> tuple[str, b
     Every file is read as read_export reads it, and all of them before the zip is made: one that
     is refused, gone or unreadable raises (see read_export) and no zip is returned."""
     where = _folder(folder)
+    if isinstance(files, str):  # one name, not a list of its letters
+        files = [files]
     contents = [(name, *_read(where, name)) for name in _ordered(files)]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -205,10 +205,10 @@ def ca_label(certificate: x509.Certificate) -> str:
     return str(names[0].value) if names else "CA"
 
 
-# A remark in parentheses of more than one word ("(NOT TRUSTED)"), left out of file names: the
-# certificate says it, a file name that shouts it only alarms (issue #11). One-word qualifiers that
-# tell two CAs apart, "(RSA)" and "(GOST)" in the NCA's names, stay.
-_REMARK = re.compile(r"\([^()]*\s[^()]*\)")
+# The demo's remark about trust in parentheses ("(NOT TRUSTED)"), left out of file names: the
+# certificate says it, a file name that shouts it only alarms (issue #11). Any other remark stays:
+# "(RSA)", "(GOST)", "(RSA TEST)" tell the NCA's CAs apart, and a test CA's file must say TEST.
+_REMARK = re.compile(r"\([^()]*TRUSTED[^()]*\)", re.IGNORECASE)
 # Kazakh and Russian Cyrillic spelled in plain Latin letters, so that NCA names give a readable
 # file name that every file system, zip tool and browser download keeps as it is.
 _LATIN = {
@@ -224,9 +224,10 @@ MAX_CA_STEM = 64  # characters of the name before "_<serial>.cer"
 
 def ca_file_name(certificate: x509.Certificate) -> str:
     """A plain file name for a CA certificate: its common name in Latin letters, digits and
-    ``_``, without a remark in parentheses, then its serial (``QOLTANBA_DEMO_ROOT_CA_<serial>.cer``;
-    the NCA's ``ULTTYQ_KUALANDYRUSHY_ORTALYQ_RSA_<serial>.cer``); ``CA_<serial>.cer`` when nothing
-    of the name is left."""
+    ``_``, without the demo's remark on trust, then its serial
+    (``QOLTANBA_DEMO_ROOT_CA_<serial>.cer``; the NCA's
+    ``ULTTYQ_KUALANDYRUSHY_ORTALYQ_RSA_<serial>.cer``); ``CA_<serial>.cer`` when nothing of the
+    name is left."""
     label = unicodedata.normalize("NFC", _REMARK.sub(" ", ca_label(certificate)))
     latin = unicodedata.normalize("NFKD", label.translate(_TO_LATIN))  # "Ä" -> "A" + a mark
     plain = latin.encode("ascii", "ignore").decode("ascii")
