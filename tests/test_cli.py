@@ -145,6 +145,21 @@ def test_inspect_json_on_a_renewable_store(qoltanba, throwaway_ca, tmp_path):
     assert x509.load_pem_x509_certificate(report["certificate"].encode()) == cert
 
 
+def test_inspect_never_prints_a_control_character_from_a_certificate(
+    qoltanba, make_ca, rsa_keys, tmp_path
+):
+    ca = make_ca(rsa_keys[:3], "EVIL\nCA \x1b[31mRED\u202e")
+    cert, key = ca.issue(kind="sign")
+    path = tmp_path / "RSA256_odd.p12"
+    path.write_bytes(ca.store(cert, key))
+    run = qoltanba("--lang", "en", "inspect", str(path), "--password-env", PASSWORD_VAR,
+                   env={PASSWORD_VAR: PASSWORD})  # fmt: skip
+    assert run.code == 0, run
+    issuer = [line for line in run.out.splitlines() if "EVIL" in line]
+    assert len(issuer) == 1 and "RED" in issuer[0], run.out
+    assert "\x1b" not in run.out and "\u202e" not in run.out
+
+
 @pytest.mark.material_files(GOST2015_STORE)
 def test_inspect_json_on_a_gost_store(qoltanba, material_file):
     report = inspect_json(qoltanba, material_file)
@@ -462,3 +477,45 @@ def test_renew_refuses_at_once_keys_the_demo_does_not_renew(qoltanba, throwaway_
         assert not out.exists()
     status = qoltanba("status", "--json", env=env)
     assert json.loads(status.out)["renewals"] == []
+
+
+def test_a_renewal_queued_before_submission_is_judged_when_the_authority_answers(
+    qoltanba, throwaway_ca, tmp_path, monkeypatch
+):
+    # The authority cannot be reached: no verdict, the foreign keys' renewal is made and queued
+    # (exit 6, new keys saved encrypted). Next run it answers that it does not renew this CA's
+    # keys: exit 5 there and then, the queued renewal ended and its unsent keys gone — never a
+    # submission that can only be rejected.
+    from wizard.authority.client import HttpAuthority
+    from wizard.errors import AuthorityUnreachable
+
+    stores = []
+    for kind, key in (("auth", throwaway_ca.spare_keys[0]), ("sign", throwaway_ca.spare_keys[1])):
+        cert, key = throwaway_ca.issue(kind=kind, key=key)
+        path = tmp_path / f"{kind.upper()}_foreign.p12"
+        path.write_bytes(throwaway_ca.store(cert, key))
+        stores += ["--store", str(path)]
+    home, out = tmp_path / "home", tmp_path / "new-keys"
+    env = {"QOLTANBA_HOME": str(home), PASSWORD_VAR: PASSWORD, "QOLTANBA_TEST_NEW": "Renewed2026cd"}
+    argv = (
+        *("renew", *stores, "--password-env", PASSWORD_VAR, "--new-password-env"),
+        *("QOLTANBA_TEST_NEW", "--email", "holder@example.kz", "--locality", "Астана"),
+        *("--out", str(out), "--json", "--max-wait", "0"),
+    )
+    real_info = HttpAuthority.info
+
+    async def unreachable(self):
+        raise AuthorityUnreachable(detail="test: no answer")
+
+    monkeypatch.setattr(HttpAuthority, "info", unreachable)
+    queued = qoltanba(*argv, env=env)
+    assert queued.code == 6, queued
+    assert list(out.glob("PENDING_*")), "the new keys wait, encrypted"
+
+    monkeypatch.setattr(HttpAuthority, "info", real_info)
+    refused = qoltanba(*argv, env=env)
+    assert refused.code == 5, refused
+    assert json.loads(refused.out)["reason"] == "issuer_not_accepted"
+    assert not list(out.glob("PENDING_*")), "the unsent keys went with the renewal"
+    [renewal] = json.loads(qoltanba("status", "--json", env=env).out)["renewals"]
+    assert renewal["status"] == "cancelled" and not renewal["application"]

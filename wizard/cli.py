@@ -244,8 +244,8 @@ def _print_inspect_text(report: dict[str, Any], lang: str, out: TextIO) -> None:
     ]
     width = max(len(label) for label, _ in [*rows, (t("inspect.verdict"), "")])
     for label, value in rows:
-        if value:
-            print(f"{label.ljust(width)}  {value}", file=out)
+        if value:  # names come from the certificate: never a newline or escape on the terminal
+            print(f"{label.ljust(width)}  {one_line(value)}", file=out)
     revocation = _revocation_rows(report, lang)
     width = max(width, len(t("inspect.revocation")))
     for index, line in enumerate(revocation):
@@ -440,6 +440,10 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
             # Keys this authority does not renew (another CA's) are said so now, in words and
             # with what to do, not rejected after submitting (wizard.renewal.acceptance).
             await _issuer_precheck(told, current)
+        else:
+            # a renewal queued before it was submitted (the authority could not be reached):
+            # judged now; refused, it ends here and its unsent keys go
+            await _issuer_precheck_pending(told, current, journal, state)
         renewer = Renewer(
             journal,
             cast(Authority, told),
@@ -545,6 +549,25 @@ async def _issuer_precheck(authority, current) -> None:
         await judge_issuer(authority, current, now)
     except AuthorityUnreachable:
         return
+
+
+async def _issuer_precheck_pending(authority, current, journal, home, new_keys=None) -> None:
+    """`_issuer_precheck` for a renewal already recorded but not yet submitted (queued while the
+    authority could not be reached): refused, the renewal is ended (process.cancel: its unsent
+    new keys removed, nothing exists at the authority) and the refusal raised. A submitted one is
+    carried on: its application is the authority's to decide."""
+    from wizard.errors import NotRenewable
+    from wizard.renewal.journal import BEFORE_SUBMISSION
+    from wizard.renewal.process import cancel
+
+    pending = journal.pending_for(current.fingerprints)
+    if pending is None or pending.state not in BEFORE_SUBMISSION:
+        return
+    try:
+        await _issuer_precheck(authority, current)
+    except NotRenewable:
+        cancel(journal, pending, home=home, new_keys=new_keys)
+        raise
 
 
 def cmd_renew(args: argparse.Namespace, lang: str, out: TextIO) -> int:

@@ -242,6 +242,17 @@ def test_an_authority_that_says_nothing_gets_no_verdict(demo_stores):
     assert check_issuer(info, demo_stores["demo-gost"], now) is Acceptance.UNKNOWN
 
 
+@pytest.mark.parametrize("junk", [b"\x30\x03\x02\x01\x01", b"hello world"])
+def test_an_issuer_list_without_one_certificate_is_a_broken_answer_not_a_refusal(demo_stores, junk):
+    """A DER SEQUENCE that is no certificate passed the client's shape check: refusing every key
+    with "practise with demo keys" for the demo's own keys would be a lie; it is a broken answer."""
+    from wizard.errors import AuthorityProtocolError
+
+    info = AuthorityInfo("Qoltanba demo authority", True, ("RSA",), (), (junk,))
+    with pytest.raises(AuthorityProtocolError):
+        issuer_acceptance(info, demo_stores["demo-gost"], dt.datetime.now(dt.UTC))
+
+
 def _refusal(material: Path, advice: str) -> NotRenewable:
     if advice == "other_authority":
         info = AuthorityInfo("Example CA", False, ("RSA",), (), accepted_issuers=(b"x",))

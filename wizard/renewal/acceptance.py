@@ -137,6 +137,12 @@ def issuer_acceptance(
     issuers at ``now``; the first store it will not accept gives the refusal."""
     if not info.accepted_issuers:
         return IssuerAcceptance(Acceptance.UNKNOWN)
+    if not _certificates(info.accepted_issuers):
+        # a list of issuers none of which is a certificate ("MAMCAQE=" is DER, not one): a broken
+        # answer, never a refusal of every key with the wrong advice
+        from wizard.errors import AuthorityProtocolError
+
+        raise AuthorityProtocolError(detail="accepted_issuers: not one certificate among them")
     for store in _stores(stores):
         if not accepted(info, store.certificate, now):
             return IssuerAcceptance(Acceptance.NOT_ACCEPTED, refusal_for(info, store.certificate))
