@@ -94,7 +94,7 @@ def read_trust_material(paths: Iterable[Path | str]) -> TrustMaterial:
         elif path.is_file():
             candidates, named = [path], True
         else:
-            raise UsageError(detail=f"trusted CA path not found: {path}")
+            raise UsageError("trust_path_missing", path=str(path))
         for candidate in candidates:
             suffix = candidate.suffix.lower()
             if suffix in CRL_SUFFIXES:
@@ -106,11 +106,11 @@ def read_trust_material(paths: Iterable[Path | str]) -> TrustMaterial:
                 certificate = load_certificate(read_regular_file(candidate, MAX_CA_BYTES))
             except (OSError, ValueError, StoreError) as exc:
                 if named:
-                    raise UsageError(detail=f"not a certificate or CRL: {candidate}") from exc
+                    raise UsageError("trust_not_certificate", path=str(candidate)) from exc
                 continue
             if is_ca(certificate):
                 anchors.append(certificate)
                 ca_files.append(candidate)
             elif named:
-                raise UsageError(detail=f"not a CA certificate: {candidate}")
+                raise UsageError("trust_not_ca", path=str(candidate))
     return TrustMaterial(tuple(anchors), tuple(ca_files), tuple(crl_files))

@@ -118,12 +118,17 @@ async def test_a_crl_among_the_trusted_files_revokes(desk, tmp_path):
 def test_trusted_paths_must_exist_and_hold_ca_material(tmp_path):
     with pytest.raises(UsageError) as missing:
         create_app(tmp_path / "a", trusted=[tmp_path / "nowhere"])
-    assert missing.value.code == "usage" and "nowhere" in missing.value.params["detail"]
+    assert missing.value.code == "trust_path_missing" and "nowhere" in missing.value.params["path"]
     junk = tmp_path / "junk.cer"
     junk.write_bytes(b"not a certificate")
     with pytest.raises(UsageError) as unreadable:
         create_app(tmp_path / "b", trusted=[junk])
-    assert "junk.cer" in unreadable.value.params["detail"]
+    assert unreadable.value.code == "trust_not_certificate"
+    assert "junk.cer" in unreadable.value.params["path"]
+    for lang in ("kk", "ru", "en"):  # said in the person's language, the path kept
+        assert "junk.cer" in unreadable.value.message(lang) and "QOLTANBA_TRUST" in (
+            unreadable.value.message(lang)
+        )
     with pytest.raises(UsageError) as unknown:
         create_app(tmp_path / "c", processing_tme=3)
     assert "processing_tme" in unknown.value.params["detail"]
