@@ -35,6 +35,13 @@ DESKTOP = {"width": 1100, "height": 900}  # viewports: a laptop, and a phone
 PHONE = {"width": 360, "height": 800}
 # A kept screenshot with more of one colour than this is blank (FLET.md: a defect).
 BLANK = 0.99
+# Waiting, in milliseconds: how often a changing state is looked at again, and the longest each
+# wait lasts (what a fixed wait of that length used to give).
+POLL = 100
+ENABLED_WITHIN = 10_000  # a button being enabled (the keys being checked)
+SCROLL_SETTLES_WITHIN = 400  # the page after one turn of the wheel
+SHOT_SETTLES_WITHIN = 600  # the frame catching up with the semantics tree
+SHOT_NOT_BLANK_WITHIN = 2_800  # a blank canvas getting painted
 
 
 def chromium_path() -> str | None:
@@ -136,6 +143,9 @@ class WizardPage:
         # what the person did (issue #11: a demo renewal in at most a dozen actions)
         self.actions = {"clicks": 0, "typed": 0, "ticks": 0}
         self.scrolls = 0  # counted apart: what a person must scroll to reach a button
+        # and per step: the screen arrived at last (arrive()), "home" before the first
+        self.step = "home"
+        self.step_scrolls: dict[str, int] = {}
 
     @property
     def action_count(self) -> int:
@@ -191,10 +201,10 @@ class WizardPage:
     def click(self, key: str, timeout: float = 30_000, **params) -> None:
         button = self._waited(self.button(key, **params), key, timeout)
         self.scroll_to(button)
-        for _ in range(20):  # a state change may still be on its way (the keys being checked)
-            if not button.is_disabled():
+        for _ in range(ENABLED_WITHIN // POLL):  # a state change may still be on its way (the
+            if not button.is_disabled():  # keys being checked)
                 break
-            self.page.wait_for_timeout(500)
+            self.page.wait_for_timeout(POLL)
         if button.is_disabled():
             self._waited(self.page.locator("nothing-here"), "disabled-" + key, 1)
         button.click()
@@ -207,6 +217,7 @@ class WizardPage:
     def fill(self, label_key: str, value: str) -> None:
         box = self.page.get_by_role("textbox", name=self.t(label_key), exact=True).first
         self._waited(box, label_key)
+        self.scroll_to(box)  # as a person must, counted (a click alone would scroll unseen)
         for _attempt in range(4):
             self.page.evaluate("() => document.activeElement?.blur()")  # forget the last field
             box.click()
@@ -230,6 +241,7 @@ class WizardPage:
         """Tick a checkbox and see it ticked (a click during a re-render can be lost)."""
         box = self.page.get_by_role("checkbox", name=self.t(label_key), exact=True)
         self._waited(box, label_key)
+        self.scroll_to(box)
         ticked = "(el) => el.getAttribute('aria-checked') === 'true'"
         for _attempt in range(3):
             box.click()
@@ -254,8 +266,21 @@ class WizardPage:
             down = box is None or box["y"] > 0
             self.page.mouse.move(size["width"] / 2, size["height"] / 2)
             self.page.mouse.wheel(0, (1 if down else -1) * size["height"] * 0.7)
-            self.page.wait_for_timeout(400)
+            self._settle_after_scroll(locator, box)
             self.scrolls += 1
+            self.step_scrolls[self.step] = self.step_scrolls.get(self.step, 0) + 1
+
+    def _settle_after_scroll(self, locator, before) -> None:
+        """Until the control has moved from ``before`` and stays put from one look to the next
+        (or SCROLL_SETTLES_WITHIN has passed: the page could not scroll further)."""
+        step = POLL // 2
+        last = before
+        for _ in range(SCROLL_SETTLES_WITHIN // step):
+            self.page.wait_for_timeout(step)
+            box = locator.bounding_box()
+            if box != before and box == last:
+                return
+            last = box
 
     def in_view(self, locator) -> bool:
         """The control is on screen now, without scrolling (its top inside the viewport)."""
@@ -263,12 +288,21 @@ class WizardPage:
         height = self.page.viewport_size["height"]
         return box is not None and 0 <= box["y"] < height and box["y"] + box["height"] > 0
 
-    def arrive(self, text_key: str, first_field: str | None = None) -> None:
+    def arrive(
+        self, text_key: str, first_field: str | None = None, *, step: str | None = None, first=None
+    ) -> None:
         """A step has opened: its words shown, at its top (its heading, or its first field, in
-        view without scrolling: issue #11)."""
+        view without scrolling: issue #11). ``step`` names it: the scrolls from now on are
+        counted for it (``step_scrolls``); ``first``: a locator of its first control, when that
+        is no text field."""
+        if step is not None:
+            self.step = step
+            self.step_scrolls.setdefault(step, 0)
         self.expect_text(self.t(text_key))
         self.page.wait_for_timeout(300)
-        if first_field is not None:
+        if first is not None:
+            target = self._waited(first.first, f"first-{step or text_key}")
+        elif first_field is not None:
             target = self.page.get_by_role("textbox", name=self.t(first_field), exact=True).first
         else:
             target = self.page.get_by_text(self.t(text_key), exact=False).first
@@ -291,15 +325,25 @@ class WizardPage:
         self.shots.mkdir(parents=True, exist_ok=True)
         path = self.shots / f"{self._shot_number:02d}-{name}.png"
         # The viewport only: a full-page capture resizes Flutter's canvas and catches it blank.
-        for _ in range(4):
+        # The frame lags the semantics tree: a picture is kept once two in a row, taken frames
+        # apart, are the same (a late frame or an animation has ended) or SHOT_SETTLES_WITHIN
+        # has passed; and only if it is not blank, which may take up to SHOT_NOT_BLANK_WITHIN.
+        start = time.monotonic()
+        previous = None
+        while True:
             self.page.evaluate(
                 "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
             )
-            self.page.wait_for_timeout(600)  # the frame lags the semantics tree
+            self.page.wait_for_timeout(POLL)
             image = self.page.screenshot()
-            if self.plain_fraction(image) <= BLANK:
+            waited = (time.monotonic() - start) * 1000
+            settled = image == previous or waited >= SHOT_SETTLES_WITHIN
+            previous = image
+            if settled and self.plain_fraction(image) <= BLANK:
                 path.write_bytes(image)
                 return path
+            if waited >= SHOT_NOT_BLANK_WITHIN:
+                break
         path.write_bytes(image)
         raise AssertionError(f"the screenshot {path.name} stays blank (one colour)")
 
@@ -344,12 +388,13 @@ def choose_language(w: WizardPage, lang: str) -> None:
 
 def to_open_keys(w: WizardPage) -> None:
     w.click("home.renew")
+    w.arrive("start.mode", step="start", first=w.page.get_by_text(w.t("start.mode_demo")))
     w.shot("start")
     w.click("nav.continue")
-    w.expect_text(w.t("storage.question"))
+    w.arrive("storage.question", step="storage", first=w.page.get_by_text(w.t("storage.file.name")))
     w.shot("storage")
     w.click("nav.continue")
-    w.expect_text(w.t("open.explain"))
+    w.arrive("open.explain", step="open", first=w.button("open.pick"))
 
 
 def open_demo_keys(w: WizardPage, holder_button: str = "open.make_demo") -> None:
@@ -365,14 +410,14 @@ def fill_application(w: WizardPage, *, type_details: bool = True) -> None:
     """The application: e-mail and locality typed (or, for demo keys, kept as pre-filled), "the
     application is correct" ticked."""
     w.click("nav.continue")
-    w.arrive("application.explain", "application.email")
+    w.arrive("application.explain", "application.email", step="application")
     if type_details:
         w.fill("application.email", "aigerim@example.kz")
         w.fill("application.locality", "Astana")
     w.check("application.correct")
     w.shot("application")
     w.click("nav.continue")
-    w.arrive("password.explain", "password.new")
+    w.arrive("password.explain", "password.new", step="password")
 
 
 def set_new_password(w: WizardPage, password: str = NEW_PASSWORD) -> None:
@@ -399,6 +444,7 @@ def confirm_code(w: WizardPage, *, type_code: bool = False) -> None:
     """The one-time code: in demo mode it is shown and already filled in (``type_code`` types
     it anyway, as a person may)."""
     code = demo_code(w)
+    w.arrive("code.explain", "code.field", step="code")
     w.shot("code")
     if type_code:
         w.fill("code.field", code)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,9 @@ def _check_new_keys(folder: Path) -> list[Path]:
 # The most a person does for a whole demo renewal, counted by the driver (clicks, typed fields,
 # ticks): 17 before issue #11, its goal at most 12.
 DEMO_RENEWAL_ACTIONS = 12
+# At most this many turns of the mouse wheel on any one step at 360×800 (issue #11), none at all
+# on a laptop.
+MOST_SCROLLS_PER_PHONE_STEP = 1
 DEVICE_LOCALES = {"kk": "kk-KZ", "ru": "ru-RU", "en": "en-GB"}
 
 
@@ -69,16 +73,37 @@ def test_demo_renewal_start_to_finish(start_wizard, open_page, tmp_path, lang, v
     number = application_number(w)
     confirm_code(w)
     w.expect_text(w.t("done.title"), timeout=60_000)
+    w.arrive("done.title", step="done", first=w.button("done_save.save_all"))
     w.expect_text(w.t("done.old_keys"))
     w.shot("done")
     counted = dict(w.actions, total=w.action_count, scrolls=w.scrolls)
-    (w.shots / "actions.txt").write_text(f"{counted}\n", encoding="utf-8")
+    (w.shots / "actions.txt").write_text(f"{counted}\n{w.step_scrolls}\n", encoding="utf-8")
     assert w.action_count <= DEMO_RENEWAL_ACTIONS, counted
+    # scrolls a person needs, per step: none on a laptop, at most one per step on a phone
+    steps = ["start", "storage", "open", "application", "password", "code", "done"]
+    assert [s for s in steps if s in w.step_scrolls] == steps, w.step_scrolls
+    if viewport == "desktop":
+        assert w.scrolls == 0, w.step_scrolls
+    else:
+        assert all(n <= MOST_SCROLLS_PER_PHONE_STEP for n in w.step_scrolls.values()), (
+            w.step_scrolls
+        )
 
     folder = server.home / "keys"
     [new_folder] = list(folder.iterdir())
     _check_new_keys(new_folder)
     assert w.has_text(w.t("done.application", application=number))
+    # the new keys leave the server as one zip, a download in the browser (issue #11 item 6)
+    with w.page.expect_download(timeout=30_000) as download:
+        w.click("done_save.save_all")
+    bundle = tmp_path / download.value.suggested_filename
+    download.value.save_as(bundle)
+    assert bundle.name == f"qoltanba-{new_folder.name}.zip"
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+        assert sorted(n[-4:] for n in names) == [".cer", ".cer", ".p12", ".p12"], names
+        for name in names:
+            assert archive.read(name) == (new_folder / name).read_bytes(), name
     if lang == "en" and viewport == "desktop":  # the expiry reminders, as a calendar file
         with w.page.expect_download(timeout=30_000) as download:
             w.click("done.calendar")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import flet as ft
@@ -36,11 +37,29 @@ class RecordingConnection(Connection):
 
 
 class FakePlatform:
-    """The device, replaced: no file picker, clipboard or save dialog to wait for."""
+    """The device, replaced: no file picker, clipboard or save dialog to wait for. What it was
+    asked to save, copy or open is recorded; ``save_error`` makes every save fail with it, and
+    ``web``, ``mobile``, ``can_open_folder`` say what kind of device it plays (a desktop window
+    that cannot show a folder, by default)."""
 
-    def __init__(self, files: list[PickedFile] | None = None) -> None:
+    def __init__(
+        self,
+        files: list[PickedFile] | None = None,
+        *,
+        web: bool = False,
+        mobile: bool = False,
+        can_open_folder: bool = False,
+        save_error: BaseException | None = None,
+    ) -> None:
         self.files = files or []
         self.copied: list[str] = []
+        self.saved: list[tuple[str, bytes]] = []
+        self.opened: list[Path] = []
+        self.web = web
+        self.mobile = mobile
+        self.desktop = not (web or mobile)
+        self.can_open_folder = can_open_folder
+        self.save_error = save_error
 
     async def pick_stores(self) -> list[PickedFile]:
         return list(self.files)
@@ -49,7 +68,14 @@ class FakePlatform:
         self.copied.append(text)
 
     async def save(self, name: str, data: bytes) -> bool:
+        if self.save_error is not None:
+            raise self.save_error
+        self.saved.append((name, data))
         return True
+
+    def open_folder(self, path: Path) -> bool:
+        self.opened.append(Path(path))
+        return self.can_open_folder
 
 
 class HeadlessWizard:
@@ -175,3 +201,9 @@ class HeadlessWizard:
 @pytest.fixture
 def headless() -> type[HeadlessWizard]:
     return HeadlessWizard
+
+
+@pytest.fixture
+def fake_platform() -> type[FakePlatform]:
+    """The fake device's class, to make one that plays the web, a phone or a failing save."""
+    return FakePlatform

@@ -5,6 +5,7 @@ that shows the model's current screen, and the launcher (desktop window, or the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -41,6 +42,8 @@ from wizard.ui.screens import (
 )
 from wizard.ui.widgets import (
     MAX_WIDTH,
+    NAV_KEY,
+    PHONE_WIDTH,
     cancel_dialog,
     fault_notice,
     notice,
@@ -133,6 +136,8 @@ def App(services: Services, platform: Platform, lang: str, settled: bool = True)
 
     # the status screen refreshes by itself while it is shown
     ft.use_effect(lambda: m.keep_refreshing(status.REFRESH_SECONDS), [m.screen, m.progress.offline])
+    # Help opened at an answer scrolls it into view (issue #11)
+    ft.use_effect(functools.partial(help.scroll_to_topic, page, m), [m.screen, m.help_topic])
     ft.on_unmounted(m.close)
     # "End this renewal?" wherever it was asked (the model says when)
     ft.use_dialog(cancel_dialog(m))
@@ -149,36 +154,43 @@ def App(services: Services, platform: Platform, lang: str, settled: bool = True)
         body.append(
             ft.FilledButton(translate("app.to_home", m.lang), on_click=lambda: m.go("home"))
         )
+    # the step's bottom buttons (Back, Continue) stay in view below its scrolling column
+    footer = [c for c in body if getattr(c, "key", None) == NAV_KEY]
+    body = [c for c in body if getattr(c, "key", None) != NAV_KEY]
     content_width = max(280, min(MAX_WIDTH, (width or MAX_WIDTH) - 24))
-    return ft.SafeArea(
-        expand=True,
-        content=ft.Column(
-            [
-                top_bar(m),
-                ft.Container(
-                    expand=True,
-                    alignment=ft.Alignment.TOP_CENTER,
-                    content=ft.Column(
-                        [
-                            ft.Container(
-                                width=content_width,
-                                padding=ft.Padding.only(top=8, bottom=24),
-                                content=ft.Column(body, spacing=12),
-                            )
-                        ],
-                        scroll=ft.ScrollMode.AUTO,
-                        horizontal_alignment=ft.CrossAxisAlignment.CENTER,
-                        expand=True,
-                        # one scrolling column per screen: every step opens at its top, never
-                        # at the previous step's scroll position (issue #11)
-                        key=f"screen-{m.screen}",
-                    ),
-                ),
-            ],
-            spacing=0,
+    phone = (width or MAX_WIDTH) < PHONE_WIDTH
+    rows: list[ft.Control] = [
+        top_bar(m, compact=phone),
+        ft.Container(
             expand=True,
+            alignment=ft.Alignment.TOP_CENTER,
+            content=ft.Column(
+                [
+                    ft.Container(
+                        width=content_width,
+                        padding=ft.Padding.only(top=6 if phone else 8, bottom=16),
+                        content=ft.Column(body, spacing=10 if phone else 12),
+                    )
+                ],
+                scroll=ft.ScrollMode.AUTO,
+                horizontal_alignment=ft.CrossAxisAlignment.CENTER,
+                expand=True,
+                # one scrolling column per screen: every step opens at its top, never
+                # at the previous step's scroll position (issue #11)
+                key=f"screen-{m.screen}",
+            ),
         ),
-    )
+    ]
+    if footer:
+        rows.append(
+            ft.Container(
+                alignment=ft.Alignment.TOP_CENTER,
+                padding=ft.Padding.symmetric(vertical=8, horizontal=0),
+                border=ft.Border.only(top=ft.BorderSide(1, ft.Colors.BLUE_GREY_100)),
+                content=ft.Container(width=content_width, content=footer[-1]),
+            )
+        )
+    return ft.SafeArea(expand=True, content=ft.Column(rows, spacing=0, expand=True))
 
 
 def make_main(services: Services, platform: Platform | None = None, lang: str | None = None):

@@ -12,14 +12,17 @@ from wizard.i18n import LANGUAGE_NAMES, LANGUAGES
 from wizard.ui.model import STEP_NUMBERS, STEPS, Message, WizardModel
 
 MAX_WIDTH = 760
+PHONE_WIDTH = 576  # narrower than this is a phone (ResponsiveRow's "sm" breakpoint)
+NAV_KEY = "nav-bar"  # a screen's bottom buttons (buttons()): shown below its scrolling column
 GOOD = ft.Colors.GREEN_700
 WARN = ft.Colors.AMBER_800
 BAD = ft.Colors.RED_700
 DEMO_COLOUR = ft.Colors.DEEP_ORANGE_600
 
 
-def top_bar(m: WizardModel) -> ft.Control:
-    """Name, the DEMO mark (on every screen in demo mode), language switch, help."""
+def top_bar(m: WizardModel, *, compact: bool = False) -> ft.Control:
+    """Name, the DEMO mark (on every screen in demo mode), language switch, help: one row, or
+    on a phone (``compact``) the languages on a second row."""
     languages = ft.SegmentedButton(
         segments=[
             ft.Segment(value=lang, label=ft.Text(LANGUAGE_NAMES[lang], size=12))
@@ -44,33 +47,37 @@ def top_bar(m: WizardModel) -> ft.Control:
         )
     else:
         mark.append(
-            ft.Text(m.t("app.real_authority", url=m.authority), size=11, color=ft.Colors.GREY_700)
+            ft.Text(
+                m.t("app.real_authority", url=m.authority),
+                size=11,
+                color=ft.Colors.GREY_700,
+                expand=compact,
+            )
         )
-    return ft.Container(
-        content=ft.Column(
-            [
-                ft.Row(
-                    [
-                        ft.TextButton(
-                            content=ft.Text(m.t("app.name"), size=20, weight=ft.FontWeight.BOLD),
-                            on_click=lambda: m.go("home"),
-                            tooltip=m.t("app.to_home"),
-                        ),
-                        *mark,
-                        ft.Container(expand=True),
-                        ft.IconButton(
-                            icon=ft.Icons.HELP_OUTLINE,
-                            tooltip=m.t("help.title"),
-                            on_click=lambda: m.go("help"),
-                        ),
-                    ],
-                    vertical_alignment=ft.CrossAxisAlignment.CENTER,
-                ),
-                ft.Row([languages], alignment=ft.MainAxisAlignment.END),
-            ],
-            spacing=4,
+    first: list[ft.Control] = [
+        ft.TextButton(
+            content=ft.Text(m.t("app.name"), size=20, weight=ft.FontWeight.BOLD),
+            on_click=lambda: m.go("home"),
+            tooltip=m.t("app.to_home"),
         ),
-        padding=ft.Padding.only(left=8, right=8, top=6, bottom=6),
+        *mark,
+        ft.Container(expand=True),
+    ]
+    if not compact:
+        first.append(languages)
+    first.append(
+        ft.IconButton(
+            icon=ft.Icons.HELP_OUTLINE, tooltip=m.t("help.title"), on_click=lambda: m.go("help")
+        )
+    )
+    rows: list[ft.Control] = [
+        ft.Row(first, vertical_alignment=ft.CrossAxisAlignment.CENTER, spacing=8)
+    ]
+    if compact:
+        rows.append(ft.Row([languages], alignment=ft.MainAxisAlignment.END))
+    return ft.Container(
+        content=ft.Column(rows, spacing=2),
+        padding=ft.Padding.only(left=8, right=8, top=4, bottom=4),
         bgcolor=ft.Colors.BLUE_GREY_50,
     )
 
@@ -292,15 +299,67 @@ def buttons(
             vertical_alignment=ft.CrossAxisAlignment.START,
             key="why-disabled",
         )
-    return ft.Column([reason, bar], spacing=6)
+    # kept in view under the screen, outside its scrolling column (app.App): Continue never has
+    # to be scrolled to (issue #11)
+    return ft.Column([reason, bar], spacing=6, key=NAV_KEY)
+
+
+# A value longer than this goes under its label on a phone (a file name, an organisation): in
+# a column beside the label it would wrap over four lines (issue #11).
+LONG_VALUE = 24
+# ResponsiveRow's columns (of 12) for a label and its value: on a phone (xs, under 576 px) a
+# narrow label column, or the label above a long value; wider, a quarter for the label.
+Columns = dict[str | ft.ResponsiveRowBreakpoint, int | float]
+_LABEL_COLUMNS: Columns = {"xs": 5, "sm": 3}
+_VALUE_COLUMNS: Columns = {"xs": 7, "sm": 9}
+_STACKED: tuple[Columns, Columns] = ({"xs": 12, "sm": 3}, {"xs": 12, "sm": 9})
 
 
 def field_row(label: str, value: str) -> ft.Control:
+    """A label and its value, side by side; on a phone a long value goes under its label."""
+    value = value or "—"
+    label_columns, value_columns = (
+        _STACKED if len(value) > LONG_VALUE else (_LABEL_COLUMNS, _VALUE_COLUMNS)
+    )
+    return ft.ResponsiveRow(
+        [
+            ft.Text(label, size=13, color=ft.Colors.GREY_700, col=label_columns),
+            ft.Text(value, size=15, col=value_columns),
+        ],
+        spacing=8,
+        run_spacing=0,
+        vertical_alignment=ft.CrossAxisAlignment.START,
+    )
+
+
+def tick_box(
+    key: str,
+    label: str,
+    value: bool,
+    on_change: Callable[[bool], Any],
+    *,
+    disabled: bool = False,
+) -> ft.Control:
+    """A checkbox whose words wrap (a Checkbox's own label does not: on a phone it is cut off).
+    The box keeps ``label`` as its accessible name (what a screen reader says, what the browser
+    tests find it by), and a tap on the words ticks it too."""
     return ft.Row(
         [
-            ft.Text(label, size=13, color=ft.Colors.GREY_700, width=150),
-            ft.Text(value or "—", size=15, expand=True),
+            ft.Checkbox(
+                key=key,
+                value=value,
+                semantics_label=label,
+                disabled=disabled,
+                on_change=lambda e: on_change(bool(e.control.value)),
+            ),
+            ft.Container(
+                content=ft.Text(label, size=15),
+                expand=True,
+                on_click=None if disabled else (lambda: on_change(not value)),
+                padding=ft.Padding.only(top=10, bottom=8),
+            ),
         ],
+        spacing=2,
         vertical_alignment=ft.CrossAxisAlignment.START,
     )
 
@@ -340,7 +399,9 @@ def choice(
 ) -> ft.Control:
     """One radio option whose words wrap (a Radio's own label does not: it would be cut off on a
     phone). Tapping the words picks it too. Goes inside a RadioGroup."""
-    words: list[ft.Control] = [ft.Text(title, size=15)]
+    words: list[ft.Control] = [
+        ft.Text(title, size=15, color=ft.Colors.GREY_600 if disabled else None)
+    ]
     if subtitle:
         words.append(ft.Text(subtitle, size=12, color=ft.Colors.GREY_700))
     return ft.Row(

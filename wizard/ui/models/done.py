@@ -1,5 +1,6 @@
-"""The done screen's model: the new keys installed (where, until when, the application), the
-expiry reminders for a calendar, and revoking the old keys at the authority (the NCA's advice).
+"""The done screen's model: the new keys installed (where, until when, the application), which of
+them can be saved elsewhere (the save row, wizard/ui/save_row.py, saves them), the expiry
+reminders for a calendar, and revoking the old keys at the authority (the NCA's advice).
 Made anew with every renewal."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wizard.errors import QoltanbaError, UsageError
@@ -42,6 +44,38 @@ class Done(Step):
             name = chosen.name if chosen is not None else ""
             result["token"] = {"serial": renewal.record.origin.token, "name": name}
         self.result = result
+
+    @property
+    def on_token(self) -> bool:
+        """The new keys are on a token: no file to save, the done screen names the token."""
+        return bool(self.result.get("token"))
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder of the new keys (None on a token, or before a result)."""
+        folder = self.result.get("folder")
+        return Path(folder) if folder and not self.on_token else None
+
+    @property
+    def key_files(self) -> list[str]:
+        """The new key stores' names (none on a token: the keys never leave it)."""
+        return [n for n in self._names() if not n.lower().endswith(".cer")]
+
+    @property
+    def ca_files(self) -> list[str]:
+        """The authority's CA certificates installed beside the new stores."""
+        return [n for n in self._names() if n.lower().endswith(".cer")]
+
+    @property
+    def saveable(self) -> list[str]:
+        """What the save row may offer: the new stores and CA certificates (read_export refuses
+        anything else, a PENDING_* key among them), nothing for keys on a token."""
+        return self.key_files + self.ca_files
+
+    def _names(self) -> list[str]:
+        if self.on_token:
+            return []
+        return [Path(str(name)).name for name in self.result.get("files", [])]
 
     @property
     def new_not_after(self) -> datetime | None:

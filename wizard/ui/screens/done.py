@@ -1,14 +1,23 @@
-"""Step 9: installed. The new files and where they are, the new expiry date, the reminder that the
-old keys stay valid (revoke them once the new ones work), and expiry reminders for a calendar."""
+"""Step 9: installed. The new files and where they are (the full path, selectable and copyable; a
+copy of each or all as one zip; "Open folder" where the device can), the new expiry date, the
+reminder that the old keys stay valid (revoke them once the new ones work), and expiry reminders
+for a calendar."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import flet as ft
 
 from wizard.ui.model import WizardModel
+from wizard.ui.save_row import save_controls
 from wizard.ui.widgets import GOOD, error_notice, heading, notice, para
+
+
+def _file_row(icon: ft.IconData, colour: str, name: str) -> ft.Control:
+    """One new file by its name, wrapping (a store's name is long)."""
+    return ft.Row(
+        [ft.Icon(icon, color=colour, size=20), ft.Text(name, size=13, expand=True)],
+        vertical_alignment=ft.CrossAxisAlignment.START,
+    )
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
@@ -19,7 +28,6 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             ui.toast(m.t("done.calendar_saved"))
 
     result = done.result
-    folder = result.get("folder", "")
     not_after = done.new_not_after
     controls: list[ft.Control] = [
         ft.Row(
@@ -35,26 +43,18 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
                 weight=ft.FontWeight.BOLD,
             )
         )
-    files = [] if result.get("token") else list(result.get("files", []))
-    if result.get("token"):  # the new keys are on a token: name it (issue #13)
+    if done.on_token:  # the new keys are on a token: name it (issue #13); nothing to save
         from wizard.ui.screens.token_keys import done_rows
 
         controls += done_rows(m)
-    else:
-        controls.append(para(m.t("done.where")))
-        controls.append(ft.Text(folder, size=14, weight=ft.FontWeight.BOLD))
-    for name in [f for f in files if not f.endswith(".cer")]:
-        controls.append(ft.Row([ft.Icon(ft.Icons.KEY, color=GOOD), ft.Text(name, expand=True)]))
-    for name in [f for f in files if f.endswith(".cer")]:
-        controls.append(
-            ft.Row(
-                [
-                    ft.Icon(ft.Icons.VERIFIED_USER_OUTLINED, color=ft.Colors.GREY_700),
-                    ft.Text(Path(name).name, expand=True),
-                ]
-            )
-        )
-    if not result.get("token"):
+    elif done.folder is not None:
+        # the full path, selectable and copyable; a copy of each new file or all as one zip (a
+        # download in the browser); "Open folder" where the device can (issue #11 item 6)
+        controls += save_controls(m.t, done.folder, done.saveable, ui.platform, ui.toast)
+        for name in done.key_files:
+            controls.append(_file_row(ft.Icons.KEY, GOOD, name))
+        for name in done.ca_files:
+            controls.append(_file_row(ft.Icons.VERIFIED_USER_OUTLINED, ft.Colors.GREY_700, name))
         controls.append(para(m.t("done.ca_explain"), size=13, color=ft.Colors.GREY_700))
         controls.append(notice(m.t("done.password_reminder"), "info", ft.Icons.LOCK_OUTLINE))
     controls.append(notice(m.t("done.old_keys"), "warn"))

@@ -17,6 +17,7 @@ from wizard.ui.widgets import (
     heading,
     notice,
     para,
+    tick_box,
 )
 
 LEVEL_COLOURS = {"refused": BAD, "weak": WARN, "good": GOOD}
@@ -100,6 +101,18 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
     rules = [_rule_line(rule, typed=not verdict.empty) for rule in rendered.rules]
     extra = [_rule_line(rule, typed=not verdict.empty) for rule in rendered.extra_rules]
     strength = _verdict_line(verdict.level, verdict.strength, rendered)
+    repeat = ft.TextField(
+        key="password.repeat",
+        label=m.t("password.repeat"),
+        value=password.new_password2,
+        password=not password.show_password,
+        on_change=lambda e: password.set_repeat(e.control.value),
+        error=m.t("password.confirm_mismatch")
+        if password.new_password2 and not password.passwords_match
+        else None,
+    )
+    # both fields first, so that on a phone they are in view as the step opens (issue #11);
+    # the rules, ticked off live, and the one verdict under them
     controls: list[ft.Control] = [
         heading(m.t("password.title")),
         para(m.t("password.explain")),
@@ -110,15 +123,12 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             password=not password.show_password,
             on_change=lambda e: password.set_new(e.control.value),
         ),
-        ft.Checkbox(
-            key="password.show",
-            label=m.t("password.show"),
-            value=password.show_password,
-            on_change=lambda e: password.show(bool(e.control.value)),
+        repeat,
+        tick_box("password.show", m.t("password.show"), password.show_password, password.show),
+        ft.Column(
+            [ft.Text(m.t("password.rules.title"), weight=ft.FontWeight.BOLD), *rules, *extra],
+            spacing=4,
         ),
-        ft.Text(m.t("password.rules.title"), weight=ft.FontWeight.BOLD),
-        *rules,
-        *extra,
         strength,
     ]
     feedback: list[ft.Control] = []
@@ -127,27 +137,15 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         feedback += [
             para(f"• {advice}", size=13, color=ft.Colors.GREY_800) for advice in rendered.advice
         ]
-    # one container whatever the feedback, so the fields below keep their place while typing
+    # one container whatever the feedback, so what is below keeps its place while typing
     controls.append(ft.Column(feedback, spacing=6, key="password-feedback"))
-    controls.append(
-        ft.TextField(
-            key="password.repeat",
-            label=m.t("password.repeat"),
-            value=password.new_password2,
-            password=not password.show_password,
-            on_change=lambda e: password.set_repeat(e.control.value),
-            error=m.t("password.confirm_mismatch")
-            if password.new_password2 and not password.passwords_match
-            else None,
-        )
-    )
     controls.append(notice(m.t("password.remember"), "warn", ft.Icons.LOCK_OUTLINE))
     controls.append(
-        ft.Checkbox(
-            key="password.understand",
-            label=m.t("password.understand"),
-            value=password.understood,
-            on_change=lambda e: password.understand(bool(e.control.value)),
+        tick_box(
+            "password.understand",
+            m.t("password.understand"),
+            password.understood,
+            password.understand,
         )
     )
     controls += error_notice(m, password.password_error)
