@@ -115,6 +115,8 @@ def test_the_real_gost_store_offline_is_unknown_with_its_reason(
     start_wizard, open_page, material, monkeypatch
 ):
     monkeypatch.setenv("QOLTANBA_OFFLINE", "1")  # the same answer on a machine with internet
+    # the demo trusts the NCA test CA (else step 3 says at once it does not renew these keys)
+    monkeypatch.setenv("QOLTANBA_TRUST", str(material / "gost2015-2026" / "ca"))
     server = start_wizard(lang="en")
     w = open_page(server, "en")
     to_open_keys(w)

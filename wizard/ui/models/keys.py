@@ -1,17 +1,21 @@
 """Step 3's model: the current keys. The files picked and their password, or the token and its
 PIN (the token itself: ui/token_step.py), the stores opened, their cards with verdicts and what
-the authority says of their revocation, and the identity they carry. Made anew when a renewal
-starts over (WizardModel.start_new, resume)."""
+the authority says of their revocation and of their issuer (whether it renews keys of that CA:
+wizard.renewal.acceptance, the right verdict first, issue #11), and the identity they carry. Made
+anew when a renewal starts over (WizardModel.start_new, resume); a resumed renewal's current
+files are chosen again when they are at hand (``reselect``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wizard.errors import QoltanbaError, WrongPassword
+from wizard.errors import AuthorityUnreachable, NotRenewable, QoltanbaError, WrongPassword
 from wizard.keys.oids import Holder, Scheme
 from wizard.ui.models.common import (
     DEMO_EMAIL,
@@ -25,6 +29,11 @@ from wizard.ui.models.common import (
 
 if TYPE_CHECKING:
     from wizard.ui.models.wizard import WizardModel
+
+ISSUER_NOT_ACCEPTED = "issuer_not_accepted"  # wizard.renewal.acceptance.REASON
+# How long step 3 waits for the authority to say whether it renews these keys' issuer: past it,
+# nothing is said (as when it cannot be reached; it checks again when the application is sent).
+ISSUER_PATIENCE = 10.0
 
 
 @guard_entry_points
@@ -45,6 +54,11 @@ class CurrentKeys(Step):
         self.identity: dict[str, str] = {}
         # step 3 asks the authority whether the keys are revoked (issue #12)
         self.revocation_checking = False
+        # and whether it renews keys of their issuer (issue #11): asked once the keys are open
+        self.issuer_checking = False
+        self.issuer_refusal: Message | None = None  # NotRenewable("issuer_not_accepted")
+        # a resumed renewal: which files it started with, chosen again or to be chosen (#11)
+        self.resume_note: Message | None = None
         # keys on a token (issue #13): the PIN typed (dropped once used), what the token said
         self.token_pin = ""
         self.token_notice: Message | None = None
@@ -54,14 +68,14 @@ class CurrentKeys(Step):
 
     def _forget_opened(self) -> None:
         self.cards, self.keys_ok, self._stores, self._current = [], False, [], None
+        self.issuer_refusal = None
 
     # --- files ---------------------------------------------------------------------------------
 
     def set_files(self, files: list[PickedFile]) -> None:
         self.picked = list(files)
         self.show_current_password = False  # shown only for the demo keys made here
-        self.cards = []
-        self.keys_ok = False
+        self._forget_opened()
         self.open_error = None
 
     def remove_file(self, name: str) -> None:
@@ -70,6 +84,35 @@ class CurrentKeys(Step):
     def set_password(self, value: str) -> None:
         """The current keys' password, as typed."""
         self.current_password = value
+
+    def _reselect(self, paths: Sequence[str], demo_folder: Path) -> None:
+        """A resumed renewal's current key files (their paths as recorded when it started), chosen
+        again when they are at hand: the person only types their password; the demo keys this
+        app made are opened at once (their password is known). Otherwise ``resume_note`` says
+        which files to choose and where they were (issue #11)."""
+        from wizard.keys.store import read_store_file
+
+        files = [Path(p) for p in paths]
+        if not files:  # chosen in a browser: no path was known
+            self.resume_note = Message("verdict_ui.resume_pick_same")
+            return
+        where = {
+            "files": ", ".join(f.name for f in files),
+            "folder": ", ".join(dict.fromkeys(str(f.parent) for f in files)),
+        }
+        try:
+            picked = [PickedFile(name=f.name, data=read_store_file(f), path=f) for f in files]
+        except QoltanbaError:  # moved, removed, unreadable: to be chosen by the person
+            self.resume_note = Message("verdict_ui.resume_pick", where)
+            return
+        self.set_files(picked)
+        if not all(_inside(f, demo_folder) for f in files):
+            self.resume_note = Message("verdict_ui.resume_chosen", where)
+            return
+        self.resume_note = Message("verdict_ui.resume_demo_opened", where)
+        self.current_password = DEMO_PASSWORD
+        self.show_current_password = True
+        self.open_keys()
 
     async def pick_files(self, pick: Callable[[], Awaitable[list[PickedFile]]]) -> None:
         """The person chose key files (the platform's picker)."""
@@ -120,7 +163,7 @@ class CurrentKeys(Step):
         wizard.form._fill_in(email=DEMO_EMAIL)  # a demo holder's certificate carries none
         self.open_keys()
         if self.keys_ok:
-            await self.check_revocation()
+            await self.check_with_authority()
 
     def open_keys(self) -> None:
         """Open every picked store with the password and show the key list with verdicts (the
@@ -143,11 +186,10 @@ class CurrentKeys(Step):
                 self.open_error = Message.of(error)
                 return
             except QoltanbaError as error:
-                self.open_error = Message(
-                    "open.file_error",
-                    {"file": picked.name, "detail": error.message(self._wizard.lang)},
-                    None,
-                )
+                said = {"file": picked.name, "detail": error.message(self._wizard.lang)}
+                # its code and class too: the help link opens the answer for it
+                said |= {"code": error.code, "kind": type(error).__name__}
+                self.open_error = Message("open.file_error", said, None)
                 return
             stores.append(store)
             cards.append(_card(picked.name, store, now))
@@ -181,6 +223,53 @@ class CurrentKeys(Step):
         self.cards = [_card(name, s, now) for name, s in zip(names, checked, strict=True)]
         self._keys_checked()
 
+    async def check_with_authority(self) -> None:
+        """What the authority says of the opened keys, after "Open": whether they are revoked
+        (`check_revocation`), then whether it renews keys of their issuer (`check_issuer`)."""
+        await self.check_revocation()
+        await self.check_issuer()
+
+    async def check_issuer(self) -> None:
+        """Ask the wizard's authority (one ``info()``: wizard.renewal.acceptance.judge_issuer)
+        whether it renews keys of the opened keys' issuer, without blocking the screen. Refused:
+        said at once, in words and with what to do, and the keys cannot go on (never a rejection
+        after submitting, issue #11). Not asked when a key is refused for its own sake (expired,
+        revoked: its card says so first) or for a renewal under way (carried on as recorded, as
+        the command line does); an authority that cannot be reached, or does not say, says
+        nothing: it checks again when the application is sent."""
+        from wizard.renewal.acceptance import judge_issuer
+
+        wizard = self._wizard
+        stores = list(self._stores)
+        if not stores or self.issuer_checking or not self.keys_ok or self._under_way():
+            return
+        self.issuer_checking = True
+        refusal: NotRenewable | None = None
+        try:
+            authority = await wizard._open_authority()
+            now = wizard._services.clock()
+            await asyncio.wait_for(judge_issuer(authority, stores, now), ISSUER_PATIENCE)
+        except NotRenewable as error:
+            refusal = error
+        except (AuthorityUnreachable, TimeoutError):
+            pass  # no verdict yet: the renewal can still be made, and queued if need be
+        finally:
+            self.issuer_checking = False
+        if refusal is None or not _same_keys(self._stores, stores):
+            return  # accepted, or other keys were opened meanwhile: not their answer
+        self.issuer_refusal = Message.of(refusal)
+        self._keys_checked()
+
+    def _under_way(self) -> bool:
+        """These keys' renewal is under way (past its first step) or done: carried on as
+        recorded, never judged again."""
+        if self._current is None:
+            return False
+        from wizard.renewal.journal import RenewalState
+
+        pending = self._wizard._journal.pending_for(self._current.fingerprints)
+        return pending is not None and pending.state is not RenewalState.CHECKED
+
     def _keys_checked(self) -> None:
         """keys_ok and the renewal's identity from the opened stores and their cards; the
         application's fields filled in from the certificate where nothing was typed."""
@@ -188,6 +277,12 @@ class CurrentKeys(Step):
 
         self.keys_ok = False
         self._current = None
+        if self.issuer_refusal is not None:  # the authority does not renew keys of this CA
+            self.cards = [
+                dataclasses.replace(card, renewable=False, reason=ISSUER_NOT_ACCEPTED)
+                for card in self.cards
+            ]
+            return
         if not all(card.renewable for card in self.cards):
             return
         try:
@@ -279,6 +374,19 @@ class CurrentKeys(Step):
         self._wizard.tokens.close()
         self.cards, self.keys_ok = [], False
         self.open_error = Message.of(error)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
+def _same_keys(now: Sequence[Any], then: Sequence[Any]) -> bool:
+    """The same keys are open as when a question about them was asked (re-read stores of the
+    same certificates count as the same)."""
+    return [s.certificate for s in now] == [s.certificate for s in then]
 
 
 def _card(file_name: str, store: Any, now: datetime) -> KeyCard:

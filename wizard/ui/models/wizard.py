@@ -65,6 +65,8 @@ class WizardModel:
         self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
         self.screen = "home"
         self.help_from = "home"
+        # the answer Help opens with, expanded and scrolled to (issue #11); None: Help's top
+        self.help_topic: str | None = None
         self.authority = services.authority
         self.authority_url = "" if services.authority == "demo" else services.authority
         self.mode_error: Message | None = None
@@ -192,6 +194,7 @@ class WizardModel:
         self.fault = None  # said where it happened; a new screen starts clean
         if screen == "help":
             self.help_from = self.screen if self.screen != "help" else self.help_from
+            self.help_topic = None  # Help from its button: at its top
         if screen == "home":
             self._leave()  # back home, the renewal is left: another window may take it on
             self.load_home()
@@ -201,6 +204,14 @@ class WizardModel:
 
     def back_from_help(self) -> None:
         self.screen = self.help_from
+
+    def help_with(self, message: Message | None = None, reason: str | None = None) -> None:
+        """A "What does this mean?" link: Help opened at the answer for what the screen shows
+        (an error ``message``, or a key card's verdict ``reason``: wizard.ui.help_topics), then
+        "Back" returns here."""
+        topic = help_topic_for(message, reason)
+        self.go("help")
+        self.help_topic = topic
 
     def start_new(self) -> None:
         """Begin a renewal from the first step, forgetting any earlier attempt in this window."""
@@ -271,8 +282,9 @@ class WizardModel:
         self.known = sorted(known, key=lambda k: k.not_after)
 
     def resume(self, renewal_id: str) -> None:
-        """Continue an interrupted renewal: open the same current keys again, then it goes on
-        from exactly the recorded step (nothing is filed twice)."""
+        """Continue an interrupted renewal: open the same current keys again (chosen again when
+        their files are at hand, opened at once when they are the demo keys made here), then it
+        goes on from exactly the recorded step (nothing is filed twice)."""
         match = [p for p in self.pending if p.id == renewal_id]
         if not match:
             return
@@ -293,6 +305,10 @@ class WizardModel:
             kinds = [k for k, storage in TOKEN_KINDS.items() if storage == details.storage]
             self.storage_kind = kinds[0] if kinds else "kaztoken"
             self.keys.find_tokens()
+        else:  # key files: the same ones, chosen again where they are at hand (issue #11)
+            self.storage_kind = "file"
+            origin = renewal.record.origin
+            self.keys._reselect(origin.current_files, self._services.home / "demo-keys")
         self.screen = "open"
 
     # --- step 1: who issues the new keys -------------------------------------------------------
@@ -382,7 +398,9 @@ class WizardModel:
         """Step 3's "Continue": on to the application, or, for keys with a renewal under way, to
         the password that unlocks its new keys (its details are recorded)."""
         keys = self.keys
-        if not keys.keys_ok or keys.revocation_checking or keys._refuse_revoked():
+        if not keys.keys_ok or keys.revocation_checking or keys.issuer_checking:
+            return
+        if keys._refuse_revoked():
             return
         pending = self._journal.pending_for(keys._current.fingerprints)
         if pending is not None and pending.state is not S.CHECKED:
@@ -407,6 +425,10 @@ class WizardModel:
         if self.busy:
             return None
         keys, password = self.keys, self.password
+        if self.screen == "open" and (keys.revocation_checking or keys.issuer_checking):
+            return Message("verdict_ui.why_checking")  # Continue waits for the authority's word
+        if self.screen == "open" and keys.issuer_refusal is not None:
+            return _why_issuer(keys.issuer_refusal)
         if self.screen == "open" and not self.token_mode:
             if keys.keys_ok or (keys.cards and keys.open_error is None):
                 return None  # open: it goes on; refused: the cards say why
@@ -443,3 +465,33 @@ class WizardModel:
         if self.busy or self.keys._current is None or self.progress.rejection is not None:
             return
         await self.progress.run()
+
+
+def _why_issuer(refusal: Message) -> Message:
+    """Beside the disabled Continue: this authority does not renew keys of this issuer (what to
+    do is said above, with the keys)."""
+    params = refusal.params
+    return Message(
+        "verdict_ui.why_issuer",
+        {"authority": params.get("authority", "-"), "issuer": params.get("issuer", "-")},
+    )
+
+
+def help_topic_for(message: Message | None, reason: str | None = None) -> str | None:
+    """The help topic for what a screen shows (wizard.ui.help_topics), or None (Help's top)."""
+    from wizard.ui.help_topics import HELP_FOR_CLASS, HELP_FOR_CODE, HELP_FOR_REASON
+
+    error = message.error if message is not None else None
+    if reason is None and error is not None:
+        reason = error.params.get("reason")
+    if reason is not None and reason in HELP_FOR_REASON:
+        return HELP_FOR_REASON[reason]
+    if error is not None:
+        if error.code in HELP_FOR_CODE:
+            return HELP_FOR_CODE[error.code]
+        return HELP_FOR_CLASS.get(type(error).__name__)
+    if message is None:
+        return None
+    # a message that wraps an error's words (open.file_error) names its code and class
+    code = message.params.get("code") or message.key.removeprefix("error.")
+    return HELP_FOR_CODE.get(code) or HELP_FOR_CLASS.get(message.params.get("kind", ""))

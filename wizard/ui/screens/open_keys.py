@@ -1,5 +1,8 @@
 """Step 3: open the current keys (the AUTH and signing stores, or the one GOST store) and show
-them as NCALayer's "refresh the key list" does, each with a clear verdict."""
+them as NCALayer's "refresh the key list" does, each with a clear verdict: their own, what the
+authority says of their revocation, and whether it renews keys of their issuer (said here, with
+what to do, never after submitting: issue #11). "What does this mean?" opens Help at the answer
+for what is shown."""
 
 from __future__ import annotations
 
@@ -54,12 +57,18 @@ def _revocation(m: WizardModel, card: KeyCard) -> list[ft.Control]:
     ]
 
 
+def _verdict_text(m: WizardModel, card: KeyCard) -> str:
+    if card.renewable:
+        return m.t("verdict.renewable")
+    refusal = m.keys.issuer_refusal
+    if card.reason == "issuer_not_accepted" and refusal is not None:
+        params = refusal.params
+        return m.t("verdict_ui.card", authority=params["authority"], issuer=params["issuer"])
+    return m.t(f"verdict.{card.reason}")
+
+
 def _card(m: WizardModel, card: KeyCard) -> ft.Control:
-    verdict = (
-        notice(m.t("verdict.renewable"), "good")
-        if card.renewable
-        else notice(m.t(f"verdict.{card.reason}"), "bad")
-    )
+    verdict = notice(_verdict_text(m, card), "good" if card.renewable else "bad")
     rows = [
         ft.Row(
             [
@@ -89,7 +98,8 @@ def _card(m: WizardModel, card: KeyCard) -> ft.Control:
 
 
 def resuming_notice(m: WizardModel) -> list[ft.Control]:
-    """Step 3 of a renewal being resumed says which application and where it stopped."""
+    """Step 3 of a renewal being resumed says which application and where it stopped, and
+    which key files it started with (chosen again, or to be chosen: where they were)."""
     if m.resuming is None:
         return []
     text = m.t(
@@ -97,7 +107,67 @@ def resuming_notice(m: WizardModel) -> list[ft.Control]:
         application=m.resuming.application or "—",
         state=m.t(f"state.{m.resuming.state}"),
     )
-    return [notice(text, "info", ft.Icons.HISTORY)]
+    controls = [notice(text, "info", ft.Icons.HISTORY)]
+    if m.keys.resume_note is not None:
+        controls.append(
+            ft.Semantics(
+                identifier="open.resume_note",
+                content=notice(m.keys.resume_note.text(m.lang), "info", ft.Icons.FOLDER_OUTLINED),
+            )
+        )
+    return controls
+
+
+def help_link(m: WizardModel, message=None, reason: str | None = None) -> ft.Control:
+    """ "What does this mean? (Help)": Help opened at the answer for this error or verdict."""
+    return ft.TextButton(
+        m.t("open.faq_link"),
+        icon=ft.Icons.HELP_OUTLINE,
+        on_click=lambda: m.help_with(message, reason),
+    )
+
+
+def checking_rows(m: WizardModel) -> list[ft.Control]:
+    """While the authority is asked about the keys (revocation, then their issuer)."""
+    keys = m.keys
+    if keys.revocation_checking:
+        key = "open.revocation_checking"
+    elif keys.issuer_checking:
+        key = "verdict_ui.checking_issuer"
+    else:
+        return []
+    return [ft.Row([ft.ProgressRing(width=18, height=18), para(m.t(key))])]
+
+
+def refusals(m: WizardModel) -> list[ft.Control]:
+    """Why the opened keys cannot go on, in words, with what to do: the authority does not
+    renew keys of their issuer (with "Make demo keys for me" right here in demo mode), or a
+    key's own verdict (the cards say which); each with its help link."""
+    keys = m.keys
+    if keys.issuer_refusal is not None:
+        controls: list[ft.Control] = [
+            ft.Semantics(
+                identifier="issuer-verdict",
+                content=notice(keys.issuer_refusal.text(m.lang), "bad", ft.Icons.GPP_BAD_OUTLINED),
+            )
+        ]
+        actions: list[ft.Control] = []
+        if m.demo and m.resuming is None and not m.token_mode:
+            actions.append(
+                ft.FilledTonalButton(
+                    m.t("open.make_demo"),
+                    icon=ft.Icons.SCIENCE_OUTLINED,
+                    on_click=partial(keys.make_demo_keys, "individual"),
+                    disabled=m.busy,
+                )
+            )
+        actions.append(help_link(m, keys.issuer_refusal))
+        controls.append(ft.Row(actions, wrap=True, spacing=8, run_spacing=8))
+        return controls
+    if keys.cards and not keys.keys_ok and keys.open_error is None:
+        reason = next((c.reason for c in keys.cards if not c.renewable), None)
+        return [notice(m.t("open.cannot_renew"), "bad"), help_link(m, reason=reason)]
+    return []
 
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
@@ -113,7 +183,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
 
     async def open_and_check() -> None:
         keys.open_keys()  # at once: the keys, and what the CRLs at hand say
-        await keys.check_revocation()  # then the authority's answer, off the UI loop
+        await keys.check_with_authority()  # then the authority's answers, off the UI loop
 
     controls: list[ft.Control] = [heading(m.t("open.title"))]
     controls += resuming_notice(m)
@@ -182,29 +252,22 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             m.t("open.open"),
             icon=ft.Icons.LOCK_OPEN,
             on_click=open_and_check,
-            disabled=not keys.picked or m.busy or keys.revocation_checking,
+            disabled=not keys.picked or m.busy or keys.revocation_checking or keys.issuer_checking,
         )
     )
-    if keys.revocation_checking:
-        controls.append(
-            ft.Row([ft.ProgressRing(width=18, height=18), para(m.t("open.revocation_checking"))])
-        )
+    controls += checking_rows(m)
     controls += error_notice(m, keys.open_error)
     if keys.open_error is not None:
-        controls.append(
-            ft.TextButton(
-                m.t("open.faq_link"), icon=ft.Icons.HELP_OUTLINE, on_click=lambda: m.go("help")
-            )
-        )
+        controls.append(help_link(m, keys.open_error))
+    # the authority's refusal first, at once in view after "Open", then the cards
+    controls += refusals(m)
     controls += [_card(m, card) for card in keys.cards]
-    if keys.cards and not keys.keys_ok and keys.open_error is None:
-        controls.append(notice(m.t("open.cannot_renew"), "bad"))
     controls.append(
         buttons(
             m,
             (m.t("nav.continue"), m.continue_from_keys),
             # not while the authority is asked: the press would be ignored (continue_from_keys)
-            enabled=keys.keys_ok and not keys.revocation_checking,
+            enabled=keys.keys_ok and not keys.revocation_checking and not keys.issuer_checking,
             back="storage",
         )
     )

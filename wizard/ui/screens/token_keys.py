@@ -40,13 +40,19 @@ def storage_notice(m: WizardModel) -> ft.Control:
 
 def view(m: WizardModel, ui) -> list[ft.Control]:
     """Step 3 on a token: which token, what it says of its PIN, the PIN, then its keys."""
-    from wizard.ui.screens.open_keys import _card, resuming_notice
+    from wizard.ui.screens.open_keys import (
+        _card,
+        checking_rows,
+        help_link,
+        refusals,
+        resuming_notice,
+    )
 
     keys = m.keys
 
     async def open_and_check() -> None:
         await keys.open_token()
-        await keys.check_revocation()  # then the authority's answer, off the UI loop
+        await keys.check_with_authority()  # then the authority's answers, off the UI loop
 
     controls: list[ft.Control] = [heading(m.t("token.ui.title"))]
     controls += resuming_notice(m)
@@ -125,24 +131,29 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
                 m.t("token.ui.open"),
                 icon=ft.Icons.LOCK_OPEN,
                 on_click=open_and_check,
-                disabled=m.busy or keys.revocation_checking or chosen.pin_state == "locked",
+                disabled=m.busy
+                or keys.revocation_checking
+                or keys.issuer_checking
+                or chosen.pin_state == "locked",
             )
         )
     if m.busy:
         controls.append(ft.ProgressBar())
-    if keys.revocation_checking:
-        controls.append(
-            ft.Row([ft.ProgressRing(width=18, height=18), para(m.t("open.revocation_checking"))])
-        )
+    controls += checking_rows(m)
     controls += error_notice(m, keys.open_error)
+    if keys.open_error is not None:
+        controls.append(help_link(m, keys.open_error))
     if keys.token_notice is not None:
         controls.append(notice(keys.token_notice.text(m.lang), "warn", ft.Icons.PIN_OUTLINED))
+    controls += refusals(m)
     controls += [_card(m, card) for card in keys.cards]
-    if keys.cards and not keys.keys_ok and keys.open_error is None:
-        controls.append(notice(m.t("open.cannot_renew"), "bad"))
+    checking = keys.revocation_checking or keys.issuer_checking
     controls.append(
         buttons(
-            m, (m.t("nav.continue"), m.continue_from_keys), enabled=keys.keys_ok, back="storage"
+            m,
+            (m.t("nav.continue"), m.continue_from_keys),
+            enabled=keys.keys_ok and not checking,
+            back="storage",
         )
     )
     return controls
