@@ -56,16 +56,24 @@ def _resumed(home: Path) -> WizardModel:
 
 @pytest.fixture
 def never_judged(monkeypatch):
-    """A renewal under way is carried on as recorded: its issuer is not asked again."""
+    """never_judged(): from now on, the issuer is never asked (a submitted renewal is carried on
+    as recorded); asked, the test fails (the guard's fault line is checked too)."""
+    asked: list[int] = []
 
     async def never(*args, **kwargs):
+        asked.append(1)
         raise AssertionError("the issuer verdict is for a new renewal only")
 
-    monkeypatch.setattr(acceptance, "judge_issuer", never)
+    def arm() -> list[int]:
+        monkeypatch.setattr(acceptance, "judge_issuer", never)
+        return asked
+
+    return arm
 
 
 def test_the_demo_keys_made_here_are_opened_again_at_once(tmp_path, never_judged):
-    number, files = asyncio.run(_started(tmp_path))
+    number, files = asyncio.run(_started(tmp_path))  # a new renewal: its issuer judged
+    asked = never_judged()
 
     async def second() -> WizardModel:
         m = _resumed(tmp_path)
@@ -94,6 +102,7 @@ def test_the_demo_keys_made_here_are_opened_again_at_once(tmp_path, never_judged
 
     m = asyncio.run(second())
     assert m.screen == "done" and m.done.result["application"] == number
+    assert asked == [] and m.fault is None
 
 
 def test_own_key_files_at_hand_are_chosen_again_and_only_the_password_is_asked(tmp_path):

@@ -142,25 +142,30 @@ def App(services: Services, platform: Platform, lang: str, settled: bool = True)
     # "End this renewal?" wherever it was asked (the model says when)
     ft.use_dialog(cancel_dialog(m))
 
-    indicator = step_indicator(m)
-    body = [indicator] if indicator is not None else []
-    # the last resort's line (m.fault): every model method is guarded by it (model._last_resort)
-    body += fault_notice(m)
     try:
+        indicator = step_indicator(m)
+        body = [indicator] if indicator is not None else []
+        # the last resort's line (m.fault): every model method is guarded by it
+        body += fault_notice(m)
         body += VIEWS[m.screen](m, ui)
-    except Exception:  # a bug in one screen must not leave a blank window
-        logger.exception("screen %s failed", m.screen)
-        body.append(notice(translate("app.screen_failed", m.lang), "bad"))
-        body.append(
-            ft.FilledButton(translate("app.to_home", m.lang), on_click=lambda: m.go("home"))
-        )
+    except Exception:  # a bug in one screen (or a model property it reads) must not leave a
+        logger.exception("screen %s failed", m.screen)  # blank window: a way home instead
+        body = [
+            notice(translate("app.screen_failed", m.lang), "bad"),
+            ft.FilledButton(translate("app.to_home", m.lang), on_click=lambda: m.go("home")),
+        ]
     # the step's bottom buttons (Back, Continue) stay in view below its scrolling column
     footer = [c for c in body if getattr(c, "key", None) == NAV_KEY]
     body = [c for c in body if getattr(c, "key", None) != NAV_KEY]
     content_width = max(280, min(MAX_WIDTH, (width or MAX_WIDTH) - 24))
     phone = (width or MAX_WIDTH) < PHONE_WIDTH
+    try:
+        bar: ft.Control = top_bar(m, compact=phone)
+    except Exception:
+        logger.exception("the top bar failed")
+        bar = ft.Text(translate("app.title", m.lang), size=18)
     rows: list[ft.Control] = [
-        top_bar(m, compact=phone),
+        bar,
         ft.Container(
             expand=True,
             alignment=ft.Alignment.TOP_CENTER,

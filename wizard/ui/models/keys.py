@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from wizard.errors import AuthorityUnreachable, NotRenewable, QoltanbaError, WrongPassword
 from wizard.keys.oids import Holder, Scheme
+from wizard.renewal.journal import BEFORE_SUBMISSION
 from wizard.ui.models.common import (
     DEMO_EMAIL,
     DEMO_PASSWORD,
@@ -257,18 +258,31 @@ class CurrentKeys(Step):
             self.issuer_checking = False
         if refusal is None or not _same_keys(self._stores, stores):
             return  # accepted, or other keys were opened meanwhile: not their answer
+        self._end_unsent(stores)
         self.issuer_refusal = Message.of(refusal)
         self._keys_checked()
 
+    def _end_unsent(self, stores: list[Any]) -> None:
+        """A renewal of these keys queued before it was submitted (the authority could not be
+        reached then) cannot go on: it ends here and its unsent new keys go (process.cancel, as
+        the command line does); nothing of it exists at the authority."""
+        from wizard.renewal.process import cancel, current_keys
+
+        wizard = self._wizard
+        with contextlib.suppress(QoltanbaError):
+            pending = wizard._journal.pending_for(current_keys(stores).fingerprints)
+            if pending is None or pending.state not in BEFORE_SUBMISSION:
+                return
+            wizard.progress._release()  # this window's own lock must not stop its own cancel
+            cancel(wizard._journal, pending, home=wizard._services.home)
+
     def _under_way(self) -> bool:
-        """These keys' renewal is under way (past its first step) or done: carried on as
-        recorded, never judged again."""
+        """These keys' renewal was submitted (or is done): carried on as recorded, never judged
+        again. One queued before it was submitted is judged (and ended when refused)."""
         if self._current is None:
             return False
-        from wizard.renewal.journal import RenewalState
-
         pending = self._wizard._journal.pending_for(self._current.fingerprints)
-        return pending is not None and pending.state is not RenewalState.CHECKED
+        return pending is not None and pending.state not in BEFORE_SUBMISSION
 
     def _keys_checked(self) -> None:
         """keys_ok and the renewal's identity from the opened stores and their cards; the

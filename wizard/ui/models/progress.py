@@ -6,7 +6,9 @@ a renewal left behind lands in the model left behind, never in the new one."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,8 @@ from wizard.errors import (
 )
 from wizard.renewal.journal import Renewal, RenewalState
 from wizard.ui.models.common import WORK_STAGES, Message, PendingRenewal, Step, guard_entry_points
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from wizard.ui.models.wizard import WizardModel
@@ -139,6 +143,7 @@ class Progress(Step):
         wizard.busy = True
         wizard._running = True
         wizard._leaving = False
+        wizard._run_idle = idle = asyncio.Event()
         self.work_error = None
         wizard.fault = None
         if wizard.screen not in ("work", "status"):
@@ -209,8 +214,17 @@ class Progress(Step):
         except QoltanbaError as error:
             # RenewalBusy, RenewalElsewhere, OutputRefused, LocalStateError, ...: said on the
             # screen with what can be done (work_actions)
-            self.work_error = Message.of(error)
+            if not wizard._closing:
+                self.work_error = Message.of(error)
+        except Exception:
+            if wizard._closing:
+                # the window closed under a step (its client closed): nobody to tell, nothing
+                # lost: the journal keeps the last step recorded, and the next window goes on
+                logger.info("a run stopped as its window closed")
+                return
+            raise
         finally:
+            idle.set()
             wizard.busy = False
             wizard._running = False
             if wizard._leaving:

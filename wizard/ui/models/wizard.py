@@ -46,6 +46,7 @@ from wizard.ui.token_step import TOKEN_KINDS, TokenStep
 logger = logging.getLogger(__name__)
 
 S = RenewalState
+CLOSE_PATIENCE = 5.0  # seconds a closing window waits for a run to stop at its next step
 
 
 @guard_entry_points
@@ -60,6 +61,8 @@ class WizardModel:
         self._refresh_task: asyncio.Task | None = None
         self._running = False  # a run (Progress.run) is carrying the renewal on
         self._leaving = False  # the person left the renewal while that run was under way
+        self._closing = False  # the window is closing: a run's late trouble is nobody's to see
+        self._run_idle: asyncio.Event | None = None  # set when no run is under way
         self._chosen_adapter: str | None = None
 
         self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
@@ -160,8 +163,15 @@ class WizardModel:
         return self._authority
 
     async def close(self, *, tokens: bool = True) -> None:
-        """The window closes: stop refreshing, let go of the renewal's lock, close the client
-        (and the token's session, unless ``tokens`` is False)."""
+        """The window closes: stop refreshing, let a run under way stop at its next step (up to
+        CLOSE_PATIENCE; the journal keeps the step), let go of the renewal's lock, close the
+        client (and the token's session, unless ``tokens`` is False)."""
+        if self._running and tokens:
+            self._closing = self._leaving = True
+            idle = self._run_idle
+            if idle is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(idle.wait(), CLOSE_PATIENCE)
         if self._refresh_task is not None:
             self._refresh_task.cancel()
             self._refresh_task = None
