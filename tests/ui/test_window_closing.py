@@ -106,3 +106,34 @@ def test_a_queued_renewal_of_keys_the_authority_does_not_renew_ends_at_step_3(
     [renewal] = RenewalJournal(home / "journal.sqlite3").all()
     assert renewal.state is RenewalState.CANCELLED
     assert not list((home / "keys").rglob("PENDING_*")), "the unsent keys went with it"
+
+
+def test_a_tab_closed_at_the_code_lets_another_tab_carry_the_renewal_on(tmp_path):
+    """Flet keeps a closed tab's session for an hour: its lock must not keep the renewal from
+    a new tab (which heard "running in another window", and could not even end it)."""
+    from wizard_steps import NEW, enter_demo_code, to_code
+
+    async def scenario():
+        first = model(tmp_path)
+        await to_code(first)
+        assert not lock_is_free(first)  # while its tab is open, the code is this window's
+        first.disconnected()  # the tab closed (page.on_disconnect)
+        assert lock_is_free(first)
+
+        second = model(tmp_path)  # a new tab carries it on to the end
+        [pending] = second.pending
+        second.resume(pending.id)
+        await asyncio.sleep(0)
+        await second.keys.check_with_authority()
+        second.continue_from_keys()
+        assert second.screen == "password", (second.progress.work_error, second.fault)
+        second.password.set_new(NEW)
+        await second.password.accept()
+        assert second.screen == "code", (second.progress.work_error, second.fault)
+        await enter_demo_code(second)
+        await second.close()
+        await first.close()
+        return second
+
+    second = asyncio.run(scenario())
+    assert second.screen == "done" and second.fault is None

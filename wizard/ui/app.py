@@ -139,6 +139,8 @@ def App(services: Services, platform: Platform, lang: str, settled: bool = True)
     # Help opened at an answer scrolls it into view (issue #11)
     ft.use_effect(functools.partial(help.scroll_to_topic, page, m), [m.screen, m.help_topic])
     ft.on_unmounted(m.close)
+    # the tab closed: a renewal waiting at the code must not stay locked for the session's hour
+    page.on_disconnect = lambda _e: m.disconnected()
     # "End this renewal?" wherever it was asked (the model says when)
     ft.use_dialog(cancel_dialog(m))
 

@@ -134,9 +134,20 @@ def save_controls(
         buttons.append(
             ft.PopupMenuButton(
                 key="done_save.save_copy",
-                content=ft.Row(
-                    [ft.Icon(ft.Icons.SAVE_ALT), ft.Text(t("done_save.save_copy"))],
-                    tight=True,
+                # drawn as the outlined buttons beside it: a menu that looks like text is missed
+                content=ft.Container(
+                    ft.Row(
+                        [
+                            ft.Icon(ft.Icons.SAVE_ALT, size=18, color=ft.Colors.PRIMARY),
+                            ft.Text(t("done_save.save_copy"), color=ft.Colors.PRIMARY),
+                            ft.Icon(ft.Icons.ARROW_DROP_DOWN, size=18, color=ft.Colors.PRIMARY),
+                        ],
+                        tight=True,
+                        spacing=8,
+                    ),
+                    border=ft.Border.all(1, ft.Colors.OUTLINE),
+                    border_radius=20,
+                    padding=ft.Padding.symmetric(horizontal=16, vertical=8),
                 ),
                 tooltip=t("done_save.save_copy_tip"),
                 items=[

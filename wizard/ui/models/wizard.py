@@ -183,6 +183,14 @@ class WizardModel:
             with contextlib.suppress(Exception):
                 await cm.__aexit__(None, None, None)
 
+    def disconnected(self) -> None:
+        """The page lost its browser (the tab closed; a reload connects again): a renewal that
+        waits for the person (the one-time code, the authority's answer) lets go of its lock, so
+        that a new tab can carry it on; this window takes it again when it goes on. A run under
+        way keeps it until its step is recorded."""
+        if not self._running:
+            self.progress._release()
+
     # --- navigation ----------------------------------------------------------------------------
 
     def set_language(self, lang: str) -> None:
