@@ -137,3 +137,34 @@ def test_a_tab_closed_at_the_code_lets_another_tab_carry_the_renewal_on(tmp_path
 
     second = asyncio.run(scenario())
     assert second.screen == "done" and second.fault is None
+
+
+def test_a_folder_that_already_holds_key_stores_is_refused_at_its_field(tmp_path):
+    """Any key store, not only NCA-named ones: someone's legal_ceo.p12 beside new keys would mix
+    two sets up. Said at the folder field, before anything is made."""
+    from wizard_steps import EMAIL, LOCALITY
+
+    taken = tmp_path / "somebody"
+    taken.mkdir()
+    (taken / "legal_ceo_valid.p12").write_bytes(b"\x30\x82 not ours")
+
+    async def scenario():
+        m = model(tmp_path / "home")
+        await to_keys(m, check=True)
+        m.continue_from_keys()
+        m.form.set_email(EMAIL)
+        m.form.set_locality(LOCALITY)
+        m.form.set_folder(str(taken))
+        m.form.confirm(True)
+        m.form.submit()
+        await m.close()
+        return m
+
+    m = asyncio.run(scenario())
+    assert m.screen == "application" and m.form.folder_error is not None
+    assert m.form.folder_error.key == "error.output_holds_keys" or (
+        m.form.folder_error.error is not None
+        and m.form.folder_error.error.code == "output_holds_keys"
+    )
+    assert "legal_ceo_valid.p12" in m.form.folder_error.text("en")
+    assert sorted(p.name for p in taken.iterdir()) == ["legal_ceo_valid.p12"]

@@ -69,10 +69,6 @@ def check_new_folder(folder: str | os.PathLike[str], current_stores: Iterable[Pa
     return resolved
 
 
-# Key stores as the NCA names them (DOMAIN.md §4), as Qoltanba writes them too.
-NCA_STORE = re.compile(r"^(AUTH_RSA256|RSA256|GOSTKNCA|GOST512)_[0-9a-fA-F]{40}\.p12$")
-
-
 def refuse_folder_with_keys(folder: Path) -> None:
     """A new renewal's folder must not already hold key stores (an earlier renewal's, or another
     window's that just finished): one folder, one set of keys, never mixed up."""
@@ -80,7 +76,8 @@ def refuse_folder_with_keys(folder: Path) -> None:
         names = [entry.name for entry in os.scandir(folder)]
     except OSError:
         return  # a folder that does not exist yet holds nothing
-    held = sorted(name for name in names if NCA_STORE.match(name))
+    # any key store, not only the NCA-named ones: someone's "legal_ceo.p12" is no less a key
+    held = sorted(name for name in names if name.lower().endswith((".p12", ".pfx")))
     if held:
         raise OutputRefused("output_holds_keys", path=str(folder), file=held[0])
 

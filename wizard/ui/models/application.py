@@ -156,7 +156,11 @@ class ApplicationForm(Step):
             self.locality_error = message
 
     def _check_folder(self, folder: Path) -> None:
-        from wizard.keys.files import check_new_folder
+        """Said at the field, before anything is made: not where the current keys are, not a
+        file, and not a folder that already holds key stores (one folder, one set of keys)."""
+        from wizard.keys.files import check_new_folder, refuse_folder_with_keys
 
         stores = self._wizard.keys._stores
-        check_new_folder(folder, [s.path for s in stores if s.path is not None])
+        refuse_folder_with_keys(
+            check_new_folder(folder, [s.path for s in stores if s.path is not None])
+        )
