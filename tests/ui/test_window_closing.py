@@ -168,3 +168,16 @@ def test_a_folder_that_already_holds_key_stores_is_refused_at_its_field(tmp_path
     )
     assert "legal_ceo_valid.p12" in m.form.folder_error.text("en")
     assert sorted(p.name for p in taken.iterdir()) == ["legal_ceo_valid.p12"]
+
+
+def test_make_demo_keys_pressed_twice_makes_one_set(tmp_path):
+    async def scenario():
+        m = model(tmp_path)
+        to_open(m)
+        await asyncio.gather(m.keys.make_demo_keys(), m.keys.make_demo_keys())
+        await m.close()
+        return m
+
+    m = asyncio.run(scenario())
+    assert m.keys.keys_ok and m.fault is None
+    assert len(list((tmp_path / "demo-keys").iterdir())) == 1

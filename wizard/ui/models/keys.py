@@ -132,6 +132,8 @@ class CurrentKeys(Step):
         from wizard.renewal.demo import issue_demo_keys
 
         wizard = self._wizard
+        if wizard.busy:  # pressed twice: one set of demo keys, not two
+            return
         wizard.busy = True
         self.open_error = None
         wizard.notify()
