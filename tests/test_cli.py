@@ -449,15 +449,21 @@ def test_status_says_each_renewals_state_in_words(qoltanba, tmp_path, lang):
     assert translate("state.keys_saved", lang) in run.out and "keys_saved" not in run.out
 
 
+def _foreign_store_options(throwaway_ca, folder: Path) -> list[str]:
+    """``--store`` options for an AUTH and a SIGN store from a CA the demo does not renew."""
+    options = []
+    for kind, key in (("auth", throwaway_ca.spare_keys[0]), ("sign", throwaway_ca.spare_keys[1])):
+        cert, key = throwaway_ca.issue(kind=kind, key=key)
+        path = folder / f"{kind.upper()}_foreign.p12"
+        path.write_bytes(throwaway_ca.store(cert, key))
+        options += ["--store", str(path)]
+    return options
+
+
 def test_renew_refuses_at_once_keys_the_demo_does_not_renew(qoltanba, throwaway_ca, tmp_path):
     # A foreign CA's keys against the demo authority: exit 5 before anything is made or written,
     # one line saying so and what to do (practise with demo keys), never a late rejection.
-    stores = []
-    for kind, key in (("auth", throwaway_ca.spare_keys[0]), ("sign", throwaway_ca.spare_keys[1])):
-        cert, key = throwaway_ca.issue(kind=kind, key=key)
-        path = tmp_path / f"{kind.upper()}_foreign.p12"
-        path.write_bytes(throwaway_ca.store(cert, key))
-        stores += ["--store", str(path)]
+    stores = _foreign_store_options(throwaway_ca, tmp_path)
     home, out = tmp_path / "home", tmp_path / "new-keys"
     env = {"QOLTANBA_HOME": str(home), PASSWORD_VAR: PASSWORD, "QOLTANBA_TEST_NEW": "Renewed2026cd"}
     for lang in LANGUAGES:
@@ -489,12 +495,7 @@ def test_a_renewal_queued_before_submission_is_judged_when_the_authority_answers
     from wizard.authority.client import HttpAuthority
     from wizard.errors import AuthorityUnreachable
 
-    stores = []
-    for kind, key in (("auth", throwaway_ca.spare_keys[0]), ("sign", throwaway_ca.spare_keys[1])):
-        cert, key = throwaway_ca.issue(kind=kind, key=key)
-        path = tmp_path / f"{kind.upper()}_foreign.p12"
-        path.write_bytes(throwaway_ca.store(cert, key))
-        stores += ["--store", str(path)]
+    stores = _foreign_store_options(throwaway_ca, tmp_path)
     home, out = tmp_path / "home", tmp_path / "new-keys"
     env = {"QOLTANBA_HOME": str(home), PASSWORD_VAR: PASSWORD, "QOLTANBA_TEST_NEW": "Renewed2026cd"}
     argv = (

@@ -41,11 +41,11 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from wizard.authority.interface import Authority, AuthorityInfo
-from wizard.errors import NotRenewable, StoreError
-from wizard.keys.certificate import load_certificate
+from wizard.errors import NotRenewable
 from wizard.keys.chain import verify_chain
 from wizard.keys.store import KeyStore
 from wizard.renewal.process import CurrentKeys
+from wizard.renewal.trust import certificates_among
 
 REASON = "issuer_not_accepted"
 ADVICE_DEMO_TRUST = "demo_trust"
@@ -83,16 +83,6 @@ def _stores(stores: CurrentKeys | Iterable[KeyStore]) -> list[KeyStore]:
     return list(stores)
 
 
-def _certificates(items: Iterable[bytes]) -> list[x509.Certificate]:
-    found = []
-    for der in items:
-        try:
-            found.append(load_certificate(der))
-        except StoreError:
-            continue  # an authority's junk is no CA of anyone's
-    return found
-
-
 def issuer_name(certificate: x509.Certificate) -> str:
     """The issuer as people read it: its common name, else the whole name."""
     names = certificate.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
@@ -111,8 +101,8 @@ def accepted(info: AuthorityInfo, certificate: x509.Certificate, now: datetime) 
     """Whether ``certificate`` chains to an issuer the authority accepts (None: it did not say)."""
     if not info.accepted_issuers:
         return None
-    anchors = _certificates(info.accepted_issuers)
-    published = _certificates(info.ca_certificates)
+    anchors = certificates_among(info.accepted_issuers)
+    published = certificates_among(info.ca_certificates)
     return verify_chain(certificate, [*published, *anchors], anchors, now) is not None
 
 
@@ -137,7 +127,7 @@ def issuer_acceptance(
     issuers at ``now``; the first store it will not accept gives the refusal."""
     if not info.accepted_issuers:
         return IssuerAcceptance(Acceptance.UNKNOWN)
-    if not _certificates(info.accepted_issuers):
+    if not certificates_among(info.accepted_issuers):
         # a list of issuers none of which is a certificate ("MAMCAQE=" is DER, not one): a broken
         # answer, never a refusal of every key with the wrong advice
         from wizard.errors import AuthorityProtocolError

@@ -34,7 +34,7 @@ def _der(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.DER)
 
 
-def _certificates(items: Iterable[bytes]) -> list[x509.Certificate]:
+def certificates_among(items: Iterable[bytes]) -> list[x509.Certificate]:
     """The certificates among ``items`` (DER or PEM); anything else is left out."""
     found = []
     for data in items:
@@ -49,7 +49,7 @@ def demo_roots(ca_certificates: Iterable[bytes]) -> list[x509.Certificate]:
     """The DEMO roots among a demo authority's CA certificates: self-signed CAs named DEMO."""
     return [
         c
-        for c in _certificates(ca_certificates)
+        for c in certificates_among(ca_certificates)
         if c.subject == c.issuer and is_ca(c) and DEMO_MARK in c.subject.rfc4514_string()
     ]
 
@@ -73,7 +73,7 @@ class RenewalTrust:
         if demo:
             found = demo_roots(ca_certificates) + list(self._demo_material())
         else:
-            found = pinned_anchors(now) + _certificates(self.declared_roots)
+            found = pinned_anchors(now) + certificates_among(self.declared_roots)
         unique: list[bytes] = []
         for certificate in found:
             der = _der(certificate)
@@ -96,5 +96,5 @@ def intermediates(*sources: Iterable[bytes], nca: bool = True) -> list[x509.Cert
     download's chain) and, with ``nca``, the NCA's pinned issuing CAs (a real authority need not
     send them; a demo's chains never pass through them). Sent ones prove nothing by themselves:
     a path counts only when it ends in an anchor."""
-    sent = [c for source in sources for c in _certificates(source)]
+    sent = [c for source in sources for c in certificates_among(source)]
     return [*sent, *pinned_intermediates()] if nca else sent
