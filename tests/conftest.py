@@ -7,12 +7,19 @@ absent the tests that need it are skipped, except in CI (``CI`` set), where they
 Use what is here through fixtures (``material``, ``material_file`` with the ``material_files``
 marker, ``throwaway_ca``, ``make_ca``, ``impostor_key``), never ``import conftest``: the suite has
 more than one conftest.py, and which one that import finds depends on the order of collection.
+
+Each test process (the one process, or each pytest-xdist worker: ``--numprocesses=auto`` in
+pyproject.toml) has a temporary folder of its own (TMPDIR, inherited by every child process): the
+renewal locks and the last-resort reports' fallback live in the system's temporary folder, shared
+by every QOLTANBA_HOME, so two workers renewing the same NCA test keys at once would hear "busy".
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,12 +71,106 @@ def material_files(*patterns: str) -> list[str]:
     return sorted(found)
 
 
+def pytest_addoption(parser, pluginmanager):
+    """pyproject.toml's addopts name pytest-xdist's --numprocesses and --dist: with
+    ``-p no:xdist`` they are accepted here, and mean nothing (one process)."""
+    if pluginmanager.has_plugin("xdist"):
+        return
+    group = parser.getgroup("xdist", "pytest-xdist (not loaded: one process)")
+    group.addoption("--numprocesses", dest="numprocesses", default=None, help="(xdist absent)")
+    group.addoption("--dist", dest="dist", default="no", help="(xdist absent)")
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
         "material_files(*patterns): parametrise the test's `material_file` argument over the "
         "material's files matching the glob patterns (default: every .p12)",
     )
+    _own_temporary_folder(config)
+
+
+# The browser tests (tests/e2e) mostly wait for the wizard: they run on BROWSER_WORKERS workers
+# of their own (xdist groups), beside one worker per core for the rest of the suite.
+E2E = PROJECT_ROOT / "tests" / "e2e"
+BROWSER_WORKERS = 2
+
+
+def _selects_browser_tests(config) -> bool:
+    """The command line's paths (or testpaths) include tests/e2e, or something inside it."""
+    args = config.args or [str(config.rootpath / p) for p in config.getini("testpaths")]
+    for arg in args:
+        path = Path(config.invocation_params.dir, arg.split("::")[0]).resolve()
+        if path == E2E or E2E in path.parents or path in E2E.parents:
+            return True
+    return False
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: none without it
+def pytest_xdist_auto_num_workers(config):
+    """``--numprocesses=auto``: one worker per core, and the browser tests' own workers when
+    they are selected (PYTEST_XDIST_AUTO_NUM_WORKERS, as in pytest-xdist, sets the number)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) + (BROWSER_WORKERS if _selects_browser_tests(config) else 0)
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: none without it
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist=loadgroup``, the browser tests dealt in turn into BROWSER_WORKERS groups: each
+    group runs on one worker, one test after another (one Chromium and one wizard at a time per
+    group), while the other workers take the rest of the suite one test at a time.
+
+    The groups are made here, from the node ids, and not with ``xdist_group`` marks: pytest 9.2's
+    node ids can no longer be given the group suffix pytest-xdist 3.8 puts on them, so the marks
+    are silently ignored (pytest-xdist issue #1386)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    prefix = E2E.relative_to(config.rootpath).as_posix() + "/"
+
+    class BrowserGroups(LoadGroupScheduling):
+        _browser: dict[str, int] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if not nodeid.startswith(prefix):
+                return super()._split_scope(nodeid)
+            if self._browser is None:  # the collection's order, the same on every worker
+                ids = [i for i in self.collection or () if i.startswith(prefix)]
+                self._browser = {i: n for n, i in enumerate(ids)}
+            return f"browser-{self._browser[nodeid] % BROWSER_WORKERS + 1}"
+
+    return BrowserGroups(config, log)
+
+
+_OWN_TMP = pytest.StashKey[tuple[str, str | None]]()
+
+
+def _own_temporary_folder(config) -> None:
+    """TMPDIR (and ``tempfile.tempdir``) become a fresh folder of this process, removed at its
+    end. pytest's own tmp_path folders stay where they were (PYTEST_DEBUG_TEMPROOT), so that the
+    last runs' are kept for a look; an xdist worker's are given by the controller anyway."""
+    system = tempfile.gettempdir()
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", system)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    folder = tempfile.mkdtemp(prefix=f"qoltanba-tests-{worker}-", dir=system)
+    config.stash[_OWN_TMP] = (folder, os.environ.get("TMPDIR"))
+    os.environ["TMPDIR"] = folder
+    tempfile.tempdir = folder
+
+
+def pytest_unconfigure(config):
+    folder, before = config.stash.get(_OWN_TMP, (None, None))
+    if folder is None:
+        return
+    if before is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = before
+    tempfile.tempdir = None
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_generate_tests(metafunc):

@@ -71,10 +71,23 @@ def cli(tmp_path) -> Qoltanba:
     return Qoltanba(tmp_path)
 
 
+@pytest.fixture(scope="module")
+def gost_holder(tmp_path_factory) -> Path:
+    """Made once per module by `qoltanba demo-keys` (a child process, checked like every run):
+    a folder with the holder's ``home`` (its demo authority's books) and ``current`` stores."""
+    folder = tmp_path_factory.mktemp("gost-holder")
+    Qoltanba(folder).demo_keys(folder / "current", scheme="gost")
+    return folder
+
+
 @pytest.fixture
-def holder(cli, tmp_path) -> list[Path]:
-    """A demo holder's current GOST store, issued by the demo authority of ``cli``'s home."""
-    return cli.demo_keys(tmp_path / "current", scheme="gost")
+def holder(cli, tmp_path, gost_holder) -> list[Path]:
+    """A demo holder's current GOST store, issued by the demo authority of ``cli``'s home: the
+    module's one, copied with that home (as crash_support.Case copies its template)."""
+    assert not cli.home.exists()
+    shutil.copytree(gost_holder / "home", cli.home)
+    shutil.copytree(gost_holder / "current", tmp_path / "current")
+    return sorted((tmp_path / "current").glob("*.p12"))
 
 
 @pytest.fixture
