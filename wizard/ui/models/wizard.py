@@ -489,10 +489,15 @@ def _why_issuer(refusal: Message) -> Message:
     """Beside the disabled Continue: this authority does not renew keys of this issuer (what to
     do is said above, with the keys)."""
     params = refusal.params
+    if params.get("advice") in DEMO_ADVICE:  # the demo's own name is English: said in words
+        return Message("verdict_ui.why_issuer_demo", {"issuer": params.get("issuer", "-")})
     return Message(
         "verdict_ui.why_issuer",
         {"authority": params.get("authority", "-"), "issuer": params.get("issuer", "-")},
     )
+
+
+DEMO_ADVICE = frozenset({"demo_trust", "demo_keys"})  # wizard.renewal.acceptance: a demo's refusal
 
 
 def help_topic_for(message: Message | None, reason: str | None = None) -> str | None:

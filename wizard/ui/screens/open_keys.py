@@ -11,6 +11,7 @@ from functools import partial
 import flet as ft
 
 from wizard.ui.model import KeyCard, WizardModel
+from wizard.ui.models.wizard import DEMO_ADVICE
 from wizard.ui.widgets import (
     BAD,
     GOOD,
@@ -63,6 +64,8 @@ def _verdict_text(m: WizardModel, card: KeyCard) -> str:
     refusal = m.keys.issuer_refusal
     if card.reason == "issuer_not_accepted" and refusal is not None:
         params = refusal.params
+        if params.get("advice") in DEMO_ADVICE:  # "the demo authority", in the person's words
+            return m.t("verdict_ui.card_demo", issuer=params["issuer"])
         return m.t("verdict_ui.card", authority=params["authority"], issuer=params["issuer"])
     return m.t(f"verdict.{card.reason}")
 
