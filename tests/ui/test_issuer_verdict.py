@@ -139,7 +139,7 @@ def test_nca_test_keys_are_refused_at_step_3_with_what_to_do(tmp_path, material,
         if lang != "en":
             assert refusal.params["authority"] not in text, lang
         assert translate("verdict.renewable", lang) not in text
-    assert m.why_not_continue is not None and m.why_not_continue.key == "verdict_ui.why_issuer"
+    assert m.why_not_continue is not None and m.why_not_continue.key == "verdict_ui.why_issuer_demo"
     # "Make demo keys for me" is offered right there, beside the refusal (and at the top)
     assert len(_buttons(m, translate("open.make_demo", "en"))) == 2
     assert "issuer-verdict" in {i for c in view(m) for i in identifiers(c)}
