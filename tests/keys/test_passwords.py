@@ -479,3 +479,18 @@ def test_kazakh_uses_kazakh_letters():
     text = " ".join(_passwords_catalogue("kk").values())
     assert set("әғқңөұүі") <= set(text.lower())
     assert "құпиясөз" in text.lower()
+
+
+def test_the_holders_name_in_the_password_has_its_own_red_rule_line():
+    """Every NCA rule met, refused as guessable: the reason is a rule line of its own (hostile
+    walk: 'Testov123' showed all green above a red verdict), green once the name is gone."""
+    identity = ("ТЕСТОВ", "TESTOV", "123456789011")
+    for lang in ("kk", "ru", "en"):
+        named = render_verdict(check_new_password("Testov123", identity=identity), lang)
+        assert all(rule.met for rule in named.rules)
+        lines = {rule.code: rule for rule in named.extra_rules}
+        assert not lines["not_personal"].met and lines["not_personal"].text
+        fine = render_verdict(check_new_password("Tulpar-Saryarqa-42", identity=identity), lang)
+        assert all(rule.met for rule in fine.extra_rules) and len(fine.extra_rules) == 2
+    empty = render_verdict(check_new_password("", identity=identity), "en")
+    assert not any(rule.met for rule in empty.extra_rules)  # nothing typed: nothing ticked

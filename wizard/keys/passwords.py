@@ -616,5 +616,12 @@ def render_verdict(verdict: PasswordVerdict, lang: str) -> RenderedVerdict:
                 not verdict.empty and not verdict.common,
                 translate(rule_key("not_common"), lang),
             ),
+            # the holder's own name or IIN: refused as guessable, so a line of its own too (every
+            # other rule ticked green above a red verdict said nothing of why)
+            RenderedRule(
+                "not_personal",
+                not verdict.empty and "contains_identity" not in verdict.problems,
+                translate(rule_key("not_personal"), lang),
+            ),
         ),
     )
