@@ -443,7 +443,7 @@ async def _renew(args: argparse.Namespace, lang: str) -> dict[str, Any]:
         else:
             # a renewal queued before it was submitted (the authority could not be reached):
             # judged now; refused, it ends here and its unsent keys go
-            await _issuer_precheck_pending(told, current, journal, state)
+            await _issuer_precheck_pending(told, authority_name, current, journal, state)
         renewer = Renewer(
             journal,
             cast(Authority, told),
@@ -551,7 +551,9 @@ async def _issuer_precheck(authority, current) -> None:
         return
 
 
-async def _issuer_precheck_pending(authority, current, journal, home, new_keys=None) -> None:
+async def _issuer_precheck_pending(
+    authority, authority_name: str, current, journal, home, new_keys=None
+) -> None:
     """`_issuer_precheck` for a renewal already recorded but not yet submitted (queued while the
     authority could not be reached): refused, the renewal is ended (process.cancel: its unsent
     new keys removed, nothing exists at the authority) and the refusal raised. A submitted one is
@@ -563,6 +565,8 @@ async def _issuer_precheck_pending(authority, current, journal, home, new_keys=N
     pending = journal.pending_for(current.fingerprints)
     if pending is None or pending.state not in BEFORE_SUBMISSION:
         return
+    if pending.authority != authority_name:
+        return  # another authority's renewal: the renewal says so (renewal_other_authority)
     try:
         await _issuer_precheck(authority, current)
     except NotRenewable:

@@ -436,7 +436,7 @@ async def _renew_token(args: argparse.Namespace, pin: str, lang: str) -> dict[st
                         await cli._issuer_precheck(authority, current)
                     else:  # queued before it was submitted: judged now, ended if refused
                         await cli._issuer_precheck_pending(
-                            authority, current, journal, state, new_keys=new_keys
+                            authority, chosen.spec, current, journal, state, new_keys=new_keys
                         )
                     renewer = Renewer(
                         journal,

@@ -275,6 +275,8 @@ class CurrentKeys(Step):
             pending = wizard._journal.pending_for(current_keys(stores).fingerprints)
             if pending is None or pending.state not in BEFORE_SUBMISSION:
                 return
+            if pending.authority != wizard.authority:
+                return  # another authority's renewal: going on says so (renewal_other_authority)
             wizard.progress._release()  # this window's own lock must not stop its own cancel
             cancel(wizard._journal, pending, home=wizard._services.home)
 
