@@ -71,6 +71,20 @@ def material_files(*patterns: str) -> list[str]:
     return sorted(found)
 
 
+def _hypothesis_profile() -> None:
+    """No per-example deadline: a loaded CI machine (every core busy with xdist workers and
+    browsers) made a property test fail on time, not on a found case. What is checked stays."""
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "qoltanba", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    settings.load_profile("qoltanba")
+
+
+_hypothesis_profile()
+
+
 def pytest_addoption(parser, pluginmanager):
     """pyproject.toml's addopts name pytest-xdist's --numprocesses and --dist: with
     ``-p no:xdist`` they are accepted here, and mean nothing (one process)."""
