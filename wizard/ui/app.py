@@ -77,6 +77,12 @@ class _ObservedWizard(WizardModel):
     it does not."""
 
 
+FLUTTER_LOCALES = {
+    "kk": ft.Locale("kk", "KZ"),
+    "ru": ft.Locale("ru", "RU"),
+    "en": ft.Locale("en", "GB"),
+}
+
 Wizard = ft.observable(_ObservedWizard)
 
 
@@ -122,6 +128,18 @@ def App(services: Services, platform: Platform, lang: str, settled: bool = True)
         m.use_device_language(device_language(info))
 
     ft.use_effect(ask_device, [])
+
+    def follow_language() -> None:
+        """Flutter's own words (a field's counter, a dialog's name, read out by screen readers)
+        in the language the wizard speaks now, not the first guess's."""
+        config = page.locale_configuration
+        wanted = FLUTTER_LOCALES.get(m.lang)
+        if config is None or wanted is None or config.current_locale == wanted:
+            return
+        config.current_locale = wanted
+        page.update()
+
+    ft.use_effect(follow_language, [m.lang])
 
     def on_resize(e) -> None:
         set_width(page.width or MAX_WIDTH)
@@ -207,10 +225,8 @@ def make_main(services: Services, platform: Platform | None = None, lang: str | 
         page.theme_mode = ft.ThemeMode.LIGHT
         page.theme = ft.Theme(color_scheme_seed=ft.Colors.INDIGO)
         page.locale_configuration = ft.LocaleConfiguration(
-            supported_locales=[ft.Locale("kk", "KZ"), ft.Locale("ru", "RU"), ft.Locale("en", "GB")],
-            current_locale={"kk": ft.Locale("kk", "KZ"), "ru": ft.Locale("ru", "RU")}.get(
-                chosen, ft.Locale("en", "GB")
-            ),
+            supported_locales=list(FLUTTER_LOCALES.values()),
+            current_locale=FLUTTER_LOCALES.get(chosen, FLUTTER_LOCALES["en"]),
         )
         page.render(App, services, platform or Platform(), chosen, settled)
 
