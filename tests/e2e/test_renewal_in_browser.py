@@ -212,6 +212,32 @@ def test_interrupted_renewal_resumes_after_restart(start_wizard, open_page, tmp_
     _check_new_keys(new_folder)
 
 
+def test_a_tab_closed_at_the_code_lets_a_new_tab_finish_the_renewal(start_wizard, open_page):
+    """The same server (Flet keeps the closed tab's session for an hour): a new tab must be able
+    to carry the renewal on, not hear "running in another window" (hostile walk, session 5)."""
+    server = start_wizard()
+    w = open_page(server, "en")
+    to_open_keys(w)
+    open_demo_keys(w)
+    fill_application(w)
+    set_new_password(w)
+    number = application_number(w)
+    w.page.context.close()  # the tab closed at the one-time code
+
+    w = open_page(server, "en")
+    w.expect_text(w.t("home.pending_application", application=number))
+    w.click("home.continue")
+    w.expect_text(w.t("verdict.renewable"), timeout=60_000)  # its demo keys opened again
+    w.click("nav.continue")
+    w.expect_text(w.t("password.resume_explain"))
+    w.fill("password.new", NEW_PASSWORD)
+    w.click("password.resume_go")
+    confirm_code(w)
+    w.expect_text(w.t("done.title"), timeout=60_000)
+    w.shot("done-in-a-new-tab")
+    assert w.has_text(w.t("done.application", application=number))
+
+
 def test_wrong_password_and_expired_key(start_wizard, open_page, material):
     server = start_wizard()
     w = open_page(server, "ru")
