@@ -559,14 +559,12 @@ async def _issuer_precheck_pending(
     new keys removed, nothing exists at the authority) and the refusal raised. A submitted one is
     carried on: its application is the authority's to decide."""
     from wizard.errors import NotRenewable
-    from wizard.renewal.journal import BEFORE_SUBMISSION
+    from wizard.renewal.acceptance import unsent_renewal
     from wizard.renewal.process import cancel
 
-    pending = journal.pending_for(current.fingerprints)
-    if pending is None or pending.state not in BEFORE_SUBMISSION:
+    pending = unsent_renewal(journal, current.fingerprints, authority_name)
+    if pending is None:
         return
-    if pending.authority != authority_name:
-        return  # another authority's renewal: the renewal says so (renewal_other_authority)
     try:
         await _issuer_precheck(authority, current)
     except NotRenewable:

@@ -44,6 +44,7 @@ from wizard.authority.interface import Authority, AuthorityInfo
 from wizard.errors import NotRenewable
 from wizard.keys.chain import verify_chain
 from wizard.keys.store import KeyStore
+from wizard.renewal.journal import BEFORE_SUBMISSION, Renewal, RenewalJournal
 from wizard.renewal.process import CurrentKeys
 from wizard.renewal.trust import certificates_among
 
@@ -147,6 +148,17 @@ def check_issuer(
     answer = issuer_acceptance(info, stores, now)
     answer.raise_if_refused()
     return answer.acceptance
+
+
+def unsent_renewal(journal: RenewalJournal, fingerprints, authority_name: str) -> Renewal | None:
+    """The renewal of these keys that was recorded but not yet submitted (queued while the
+    authority could not be reached), when it is this authority's: judged like a new one, and
+    ended when refused (nothing of it exists at the authority). A submitted one, or another
+    authority's (going on says so: renewal_other_authority), is None."""
+    pending = journal.pending_for(fingerprints)
+    if pending is None or pending.state not in BEFORE_SUBMISSION:
+        return None
+    return pending if pending.authority == authority_name else None
 
 
 async def judge_issuer(

@@ -268,17 +268,23 @@ class CurrentKeys(Step):
         """A renewal of these keys queued before it was submitted (the authority could not be
         reached then) cannot go on: it ends here and its unsent new keys go (process.cancel, as
         the command line does); nothing of it exists at the authority."""
+        from wizard.renewal.acceptance import unsent_renewal
         from wizard.renewal.process import cancel, current_keys
 
         wizard = self._wizard
         with contextlib.suppress(QoltanbaError):
-            pending = wizard._journal.pending_for(current_keys(stores).fingerprints)
-            if pending is None or pending.state not in BEFORE_SUBMISSION:
+            fingerprints = current_keys(stores).fingerprints
+            pending = unsent_renewal(wizard._journal, fingerprints, wizard.authority)
+            if pending is None:
                 return
-            if pending.authority != wizard.authority:
-                return  # another authority's renewal: going on says so (renewal_other_authority)
             wizard.progress._release()  # this window's own lock must not stop its own cancel
             cancel(wizard._journal, pending, home=wizard._services.home)
+
+    @property
+    def asking(self) -> bool:
+        """The authority is being asked about the opened keys (revocation, or their issuer):
+        Open and Continue wait for its word."""
+        return self.revocation_checking or self.issuer_checking
 
     def _under_way(self) -> bool:
         """These keys' renewal was submitted (or is done): carried on as recorded, never judged

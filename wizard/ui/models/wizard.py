@@ -416,7 +416,7 @@ class WizardModel:
         """Step 3's "Continue": on to the application, or, for keys with a renewal under way, to
         the password that unlocks its new keys (its details are recorded)."""
         keys = self.keys
-        if not keys.keys_ok or keys.revocation_checking or keys.issuer_checking:
+        if not keys.keys_ok or keys.asking:
             return
         if keys._refuse_revoked():
             return
@@ -443,7 +443,7 @@ class WizardModel:
         if self.busy:
             return None
         keys, password = self.keys, self.password
-        if self.screen == "open" and (keys.revocation_checking or keys.issuer_checking):
+        if self.screen == "open" and keys.asking:
             return Message("verdict_ui.why_checking")  # Continue waits for the authority's word
         if self.screen == "open" and keys.issuer_refusal is not None:
             return _why_issuer(keys.issuer_refusal)

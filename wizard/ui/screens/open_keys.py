@@ -255,7 +255,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             m.t("open.open"),
             icon=ft.Icons.LOCK_OPEN,
             on_click=open_and_check,
-            disabled=not keys.picked or m.busy or keys.revocation_checking or keys.issuer_checking,
+            disabled=not keys.picked or m.busy or keys.asking,
         )
     )
     controls += checking_rows(m)
@@ -270,7 +270,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             m,
             (m.t("nav.continue"), m.continue_from_keys),
             # not while the authority is asked: the press would be ignored (continue_from_keys)
-            enabled=keys.keys_ok and not keys.revocation_checking and not keys.issuer_checking,
+            enabled=keys.keys_ok and not keys.asking,
             back="storage",
         )
     )

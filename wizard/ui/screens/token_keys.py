@@ -131,10 +131,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
                 m.t("token.ui.open"),
                 icon=ft.Icons.LOCK_OPEN,
                 on_click=open_and_check,
-                disabled=m.busy
-                or keys.revocation_checking
-                or keys.issuer_checking
-                or chosen.pin_state == "locked",
+                disabled=m.busy or keys.asking or chosen.pin_state == "locked",
             )
         )
     if m.busy:
@@ -147,12 +144,11 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         controls.append(notice(keys.token_notice.text(m.lang), "warn", ft.Icons.PIN_OUTLINED))
     controls += refusals(m)
     controls += [_card(m, card) for card in keys.cards]
-    checking = keys.revocation_checking or keys.issuer_checking
     controls.append(
         buttons(
             m,
             (m.t("nav.continue"), m.continue_from_keys),
-            enabled=keys.keys_ok and not checking,
+            enabled=keys.keys_ok and not keys.asking,
             back="storage",
         )
     )
