@@ -4,6 +4,7 @@ that shows the model's current screen, and the launcher (desktop window, or the 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -54,6 +55,10 @@ from wizard.ui.widgets import (
 logger = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
+# A step's Back and Continue sit where the last step's did: for this long after a step opens
+# they are disabled, so that the second click of a double click on Continue is not also the new
+# step's Continue (it skipped the storage step). Longer than a double click's two clicks apart.
+SETTLE_SECONDS = 0.4
 VIEWS: dict[str, Callable] = {
     "home": home.view,
     "start": start.view,
@@ -152,6 +157,15 @@ def App(services: Services, platform: Platform, lang: str, settled: bool = True)
 
     ui = UiContext(platform=platform, toast=toast)
 
+    # the screen whose buttons have settled (SETTLE_SECONDS after it opened)
+    settled_screen, set_settled_screen = ft.use_state(m.screen)
+
+    async def settle() -> None:
+        await asyncio.sleep(SETTLE_SECONDS)
+        set_settled_screen(m.screen)
+
+    ft.use_effect(settle, [m.screen])
+
     # the status screen refreshes by itself while it is shown
     ft.use_effect(lambda: m.keep_refreshing(status.REFRESH_SECONDS), [m.screen, m.progress.offline])
     # Help opened at an answer scrolls it into view (issue #11)
@@ -212,7 +226,11 @@ def App(services: Services, platform: Platform, lang: str, settled: bool = True)
                 alignment=ft.Alignment.TOP_CENTER,
                 padding=ft.Padding.symmetric(vertical=8, horizontal=0),
                 border=ft.Border.only(top=ft.BorderSide(1, ft.Colors.BLUE_GREY_100)),
-                content=ft.Container(width=content_width, content=footer[-1]),
+                content=ft.Container(
+                    width=content_width,
+                    content=footer[-1],
+                    disabled=settled_screen != m.screen,
+                ),
             )
         )
     return ft.SafeArea(expand=True, content=ft.Column(rows, spacing=0, expand=True))

@@ -262,10 +262,16 @@ def buttons(
     extra: Sequence[ft.Control] = (),
 ) -> ft.Control:
     row: list[ft.Control] = []
+    # keyed by the step: each step's buttons are controls of their own, so a click the browser
+    # sent before it drew the next step goes to the pressed step's button, not to the same
+    # control given the next step's action (app.SETTLE_SECONDS covers a click after it)
     if back:
         row.append(
             ft.OutlinedButton(
-                m.t("nav.back"), icon=ft.Icons.ARROW_BACK, on_click=lambda: m.go(back)
+                m.t("nav.back"),
+                icon=ft.Icons.ARROW_BACK,
+                on_click=lambda: m.go(back),
+                key=f"back-{m.screen}",
             )
         )
     row.extend(extra)
@@ -277,6 +283,7 @@ def buttons(
                 icon=ft.Icons.ARROW_FORWARD,
                 on_click=action,
                 disabled=not enabled or m.busy,
+                key=f"continue-{m.screen}",
             )
         )
     # a Wrap (no expanding spacer inside one): on a phone the buttons go onto two lines

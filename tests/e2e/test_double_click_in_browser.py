@@ -1,0 +1,46 @@
+"""A double click on a step's Continue or Back, in the real wizard (Debian Chromium), moves one
+step, never two: the next step's button sits where the pressed one did, and the second click of
+the pair landed on it (step 1's double click skipped the storage step). The two clicks are a
+person's: the mouse pressed twice at the button's place, a short gap apart (SETTLE_SECONDS in
+wizard/ui/app.py keeps the new step's buttons disabled for longer than that)."""
+
+from __future__ import annotations
+
+import pytest
+
+from wizard.ui.app import SETTLE_SECONDS
+
+pytestmark = pytest.mark.e2e
+
+# gaps between the two clicks, in ms: a quick double click and a slow one
+GAPS = (0, 40, 150, 300)
+
+
+def _double_click(w, key: str, gap: int) -> None:
+    button = w.button(key).first
+    button.wait_for(timeout=30_000)
+    w.page.wait_for_timeout(int(SETTLE_SECONDS * 1000) + 200)  # this step's buttons settled
+    box = button.bounding_box()
+    assert box is not None, key
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    w.page.mouse.click(x, y)
+    w.page.wait_for_timeout(gap)
+    w.page.mouse.click(x, y)
+    w.page.wait_for_timeout(1500)  # whatever the second click did has been drawn
+
+
+def test_a_double_click_moves_one_step(start_wizard, open_page):
+    w = open_page(start_wizard(lang="en"))
+    w.click("home.renew")
+    w.expect_text(w.t("start.mode"))
+    for gap in GAPS:
+        _double_click(w, "nav.continue", gap)
+        assert w.has_text(w.t("storage.question")), (gap, w.shot(f"continue-{gap}"))
+        assert not w.has_text(w.t("open.explain")), (gap, w.shot(f"skipped-{gap}"))
+        _double_click(w, "nav.back", gap)
+        assert w.has_text(w.t("start.mode")), (gap, w.shot(f"back-{gap}"))
+        assert w.button("home.renew").count() == 0, (gap, w.shot(f"back-twice-{gap}"))
+    # settled, one click goes on at once, as before
+    w.page.wait_for_timeout(int(SETTLE_SECONDS * 1000) + 200)
+    w.click("nav.continue")
+    w.expect_text(w.t("storage.question"))
