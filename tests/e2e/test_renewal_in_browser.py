@@ -228,6 +228,7 @@ def test_a_tab_closed_at_the_code_lets_a_new_tab_finish_the_renewal(start_wizard
     w.expect_text(w.t("home.pending_application", application=number))
     w.click("home.continue")
     w.expect_text(w.t("verdict.renewable"), timeout=60_000)  # its demo keys opened again
+    w.shot("resumed-keys")
     w.click("nav.continue")
     w.expect_text(w.t("password.resume_explain"))
     w.fill("password.new", NEW_PASSWORD)
