@@ -314,3 +314,61 @@ def test_an_expired_key_is_refused_for_itself_without_asking(tmp_path, material,
     m = asyncio.run(scenario())
     assert m.keys.cards and {card.reason for card in m.keys.cards} == {"expired"}
     assert m.keys.issuer_refusal is None and m.fault is None
+
+
+def test_another_authority_chosen_at_step_1_has_the_keys_opened_again(tmp_path, monkeypatch):
+    """Keys opened and judged for the demo authority; back at step 1 another authority is chosen:
+    step 3 no longer shows the demo's verdict (its word is not the other's) but says, in every
+    language, to open the keys again, and Continue waits; opened again, they are judged by the
+    authority chosen now. The same authority confirmed again keeps them open."""
+    judged: list[object] = []
+    real = acceptance.judge_issuer
+
+    async def recorded(authority, stores, now):
+        judged.append(authority)
+        return await real(authority, stores, now)
+
+    monkeypatch.setattr(acceptance, "judge_issuer", recorded)
+    opened: list[str] = []
+
+    async def scenario() -> tuple[WizardModel, dict[str, str]]:
+        m = model(tmp_path)
+        real_open = m._services.open_authority
+
+        def counting(spec: str):
+            opened.append(spec)
+            return real_open(spec)
+
+        m._services.open_authority = counting  # type: ignore[method-assign]
+        to_open(m)
+        await m.keys.make_demo_keys()
+        assert m.keys.keys_ok and m.keys.opened_for == "demo"
+        m.go("start")
+        m.confirm_start()  # the same authority: nothing to open again
+        assert m.keys.keys_ok and m.keys.reopen_note is None
+        m.go("start")
+        m.set_mode(False)
+        m.set_authority_url("http://127.0.0.1:9")  # nothing listens there
+        m.confirm_start()
+        assert m.screen == "storage", m.mode_error
+        m.confirm_storage()
+        assert not m.keys.keys_ok and m.keys.cards == [] and m.keys.picked, "files kept"
+        assert m.why_not_continue is not None  # Continue waits for the keys opened again
+        seen = {}
+        for lang in LANGUAGES:
+            m.set_language(lang)
+            seen[lang] = shown_text(m)
+        m.set_language("en")
+        m.keys.open_keys()  # "Open keys": the password is still typed
+        await m.keys.check_with_authority()
+        await m.close()
+        return m, seen
+
+    m, seen = asyncio.run(scenario())
+    for lang, text in seen.items():
+        assert translate("verdict_ui.authority_changed", lang) in text, lang
+        assert translate("verdict.renewable", lang) not in text, lang
+    assert opened == ["demo", "http://127.0.0.1:9"], opened
+    assert len(judged) == 2 and judged[0] is not judged[1]  # the second by the new authority
+    assert m.keys.opened_for == "http://127.0.0.1:9" and m.keys.reopen_note is None
+    assert m.keys.keys_ok  # unreachable: it says nothing yet (checked again when sent)

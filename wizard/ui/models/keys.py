@@ -60,6 +60,10 @@ class CurrentKeys(Step):
         self.issuer_refusal: Message | None = None  # NotRenewable("issuer_not_accepted")
         # a resumed renewal: which files it started with, chosen again or to be chosen (#11)
         self.resume_note: Message | None = None
+        # the authority the opened keys were checked for (the wizard's spec then); another one
+        # chosen at step 1 since: they are to be opened again, and this says why (#11)
+        self.opened_for: str | None = None
+        self.reopen_note: Message | None = None
         # keys on a token (issue #13): the PIN typed (dropped once used), what the token said
         self.token_pin = ""
         self.token_notice: Message | None = None
@@ -70,6 +74,20 @@ class CurrentKeys(Step):
     def _forget_opened(self) -> None:
         self.cards, self.keys_ok, self._stores, self._current = [], False, [], None
         self.issuer_refusal = None
+        self.opened_for = None
+
+    def _authority_chosen(self) -> None:
+        """Step 1 chose an authority. Keys opened and checked for another one are opened again:
+        its word on their issuer and their revocation is not the other's (#11)."""
+        if self.cards and self.opened_for != self._wizard.authority:
+            self._forget_opened()
+            self.open_error = None
+            self.reopen_note = Message("verdict_ui.authority_changed")
+
+    def _opened(self) -> None:
+        """Stores opened just now, for the wizard's authority of now."""
+        self.opened_for = self._wizard.authority
+        self.reopen_note = None
 
     # --- files ---------------------------------------------------------------------------------
 
@@ -199,6 +217,7 @@ class CurrentKeys(Step):
         self.cards = cards
         self._stores = stores
         self.open_error = None
+        self._opened()
         self._keys_checked()
 
     async def check_revocation(self) -> None:
@@ -391,6 +410,7 @@ class CurrentKeys(Step):
         self._stores = list(current.stores.values())
         self.cards = [_card(s.label or s.object_id.hex(), s, now) for s in self._stores]
         self.open_error = None
+        self._opened()
         self._keys_checked()
 
     def _token_gone(self, error: QoltanbaError) -> None:

@@ -390,6 +390,7 @@ class WizardModel:
                 self.mode_error = Message.of(error)
                 return
         self.mode_error = None
+        self.keys._authority_chosen()
         self.screen = "storage"
 
     # --- step 2: where the keys are ------------------------------------------------------------

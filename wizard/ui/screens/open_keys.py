@@ -102,15 +102,20 @@ def _card(m: WizardModel, card: KeyCard) -> ft.Control:
 
 def resuming_notice(m: WizardModel) -> list[ft.Control]:
     """Step 3 of a renewal being resumed says which application and where it stopped, and
-    which key files it started with (chosen again, or to be chosen: where they were)."""
+    which key files it started with (chosen again, or to be chosen: where they were); keys
+    opened for another authority than the one chosen since, that they are to be opened again."""
+    controls: list[ft.Control] = []
+    if m.keys.reopen_note is not None:
+        reopen = notice(m.keys.reopen_note.text(m.lang), "info", ft.Icons.SYNC)
+        controls.append(ft.Semantics(identifier="open.reopen_note", content=reopen))
     if m.resuming is None:
-        return []
+        return controls
     text = m.t(
         "open.resuming",
         application=m.resuming.application or "—",
         state=m.t(f"state.{m.resuming.state}"),
     )
-    controls = [notice(text, "info", ft.Icons.HISTORY)]
+    controls.append(notice(text, "info", ft.Icons.HISTORY))
     if m.keys.resume_note is not None:
         controls.append(
             ft.Semantics(
