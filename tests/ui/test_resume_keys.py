@@ -76,8 +76,13 @@ def test_the_demo_keys_made_here_are_opened_again_at_once(tmp_path, never_judged
     asked = never_judged()
 
     async def second() -> WizardModel:
-        m = _resumed(tmp_path)
+        m = model(tmp_path)  # another window: the journal remembers the renewal
+        await m.resume_checked(m.pending[0].id)  # home's "Continue"
+        assert m.screen == "open"
         keys = m.keys
+        # asked of the authority at once, as "Open keys" does: not left "not checked"
+        assert [c.revocation.source for c in keys.cards] == ["ocsp", "ocsp"], keys.cards
+        assert all(c.revocation.checked for c in keys.cards)
         # nothing to pick, nothing to type: the same files, open, with the known password
         assert [f.path for f in keys.picked] == [f.path for f in files]
         assert keys.current_password == DEMO_PASSWORD and keys.show_current_password
@@ -159,3 +164,27 @@ def test_a_new_renewal_says_nothing_of_resuming(tmp_path):
     m.start_new()
     assert m.keys.resume_note is None
     asyncio.run(m.close())
+
+
+def test_home_s_continue_asks_the_authority_about_the_keys_opened_again(tmp_path):
+    """The real session (Flet's event dispatch): home's "Continue" is awaited, and the demo keys
+    opened again at once are asked about (revocation: not "not checked"), as "Open keys" does."""
+    from conftest import HeadlessWizard
+    from wizard_steps import services
+
+    asyncio.run(_started(tmp_path))
+    good = translate(
+        "revocation.line",
+        "en",
+        status=translate("revocation.status.good", "en"),
+        source=translate("revocation.source.ocsp", "en"),
+    )
+
+    async def window() -> list[str]:
+        async with HeadlessWizard(services(tmp_path)) as w:
+            await w.click(translate("home.continue", "en"))
+            await w.wait_for(lambda: sum(good in text for text in w.texts()) == 2, timeout=60)
+            return w.texts()
+
+    texts = asyncio.run(window())
+    assert translate("verdict.renewable", "en") in "\n".join(texts)

@@ -329,6 +329,13 @@ class WizardModel:
             self.keys._reselect(origin.current_files, self._services.home / "demo-keys")
         self.screen = "open"
 
+    async def resume_checked(self, renewal_id: str) -> None:
+        """Home's "Continue": ``resume``, then, for keys opened again at once, what the authority
+        says of them, as when "Open keys" is pressed (their revocation: not "not checked")."""
+        self.resume(renewal_id)
+        if self.screen == "open" and self.keys.cards:
+            await self.keys.check_with_authority()
+
     # --- step 1: who issues the new keys -------------------------------------------------------
 
     def authority_choices(self) -> list[Any]:

@@ -3,6 +3,8 @@ renewal that was interrupted, reopened where it stopped (or ended: "End this ren
 
 from __future__ import annotations
 
+from functools import partial
+
 import flet as ft
 
 from wizard.ui.model import WizardModel
@@ -19,7 +21,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             ft.FilledButton(
                 m.t("home.continue"),
                 icon=ft.Icons.PLAY_ARROW,
-                on_click=lambda _, pid=pending.id: m.resume(pid),
+                on_click=partial(m.resume_checked, pending.id),
             )
         ]
         if pending.cancellable:
