@@ -95,6 +95,18 @@ def _count_judgements(monkeypatch) -> list[int]:
     return calls
 
 
+def _counting_opens(m: WizardModel, opened: list[str]) -> WizardModel:
+    """``m``, its every opening of an authority recorded (the spec) in ``opened``."""
+    real = m._services.open_authority
+
+    def counting(spec: str):
+        opened.append(spec)
+        return real(spec)
+
+    m._services.open_authority = counting  # type: ignore[method-assign]
+    return m
+
+
 def test_nca_test_keys_are_refused_at_step_3_with_what_to_do(tmp_path, material, monkeypatch):
     store = _nca_store(material)
     valid = _still_valid(store)
@@ -227,14 +239,7 @@ def test_demo_keys_are_accepted_on_the_wizard_s_own_authority(tmp_path, monkeypa
     opened: list[str] = []
 
     async def scenario() -> WizardModel:
-        m = model(tmp_path)
-        real = m._services.open_authority
-
-        def counting(spec: str):
-            opened.append(spec)
-            return real(spec)
-
-        m._services.open_authority = counting  # type: ignore[method-assign]
+        m = _counting_opens(model(tmp_path), opened)
         to_open(m)
         await m.keys.make_demo_keys()
         m.keys.open_keys()  # "Open keys" again: asked again, on the same authority
@@ -332,14 +337,7 @@ def test_another_authority_chosen_at_step_1_has_the_keys_opened_again(tmp_path, 
     opened: list[str] = []
 
     async def scenario() -> tuple[WizardModel, dict[str, str]]:
-        m = model(tmp_path)
-        real_open = m._services.open_authority
-
-        def counting(spec: str):
-            opened.append(spec)
-            return real_open(spec)
-
-        m._services.open_authority = counting  # type: ignore[method-assign]
+        m = _counting_opens(model(tmp_path), opened)
         to_open(m)
         await m.keys.make_demo_keys()
         assert m.keys.keys_ok and m.keys.opened_for == "demo"
