@@ -139,6 +139,31 @@ def test_authority_down_waits_offline(tmp_path):
     assert len(list(Path(m.form.folder).glob("PENDING_*.p8"))) == 2
 
 
+def test_a_refresh_while_the_authority_is_down_keeps_saying_so(tmp_path):
+    """The status screen's refresh tries again: meanwhile it still says "no connection" (it
+    flickered to "signed, waiting to be sent" for seconds on every refresh: hostile walk)."""
+    seen: list[bool] = []
+
+    async def scenario() -> WizardModel:
+        m = _model(tmp_path)
+        await m.keys.make_demo_keys()
+        m.authority = "http://127.0.0.1:9"  # nothing listens there
+        m.keys.set_password(DEMO_PASSWORD)
+        m.keys.open_keys()
+        fill_application(m)
+        type_password(m)
+        await m.password.accept()
+        assert m.screen == "status" and m.progress.offline
+        m.notify = lambda: seen.append(m.progress.offline)  # every change the screen shows
+        await m.refresh()
+        await m.close()
+        return m
+
+    m = asyncio.run(scenario())
+    assert seen and all(seen), seen
+    assert m.screen == "status" and m.progress.offline
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_screen_builds_in_every_language(tmp_path, lang):
     from wizard.ui.app import VIEWS, UiContext

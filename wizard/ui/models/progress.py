@@ -112,7 +112,8 @@ class Progress(Step):
     def _on_progress(self, renewal: Renewal) -> None:
         if self._renewer is not None:
             self._take_notices(self._renewer)
-        self.offline = False
+        if self._renewal is None or renewal.state is not self._renewal.state:
+            self.offline = False  # it moved on; trying again from where it was says nothing yet
         self._renewal = renewal
         self.stage = renewal.state.value
         self.stages_done = [s.value for s in WORK_STAGES if _reached(renewal.state, s)]
