@@ -316,3 +316,36 @@ def test_the_row_renders_in_a_real_flet_session_and_its_buttons_answer_clicks(fo
     assert [name for name, _ in device.saved] == ["qoltanba-keys-2026-08-18.zip"]
     assert device.opened == [folder]
     assert toasts == [translate("done_save.saved", "en", file="qoltanba-keys-2026-08-18.zip")]
+
+
+def test_a_double_click_saves_once_and_a_later_press_again(folder):
+    """Pressed twice at once (the second click queued behind the first, or landing as it ends):
+    one download. Pressed again once the moment has passed: saved again."""
+    from wizard.ui.models.common import PressGuard
+
+    now = [100.0]
+    presses = PressGuard(window=1.0, clock=lambda: now[0])
+    device = FakeDevice()
+    toasts: list[str] = []
+    controls = save_controls(
+        lambda key, **p: translate(key, "en", **p),
+        folder,
+        FILES,
+        device,
+        toasts.append,
+        presses=presses,
+    )
+    row = Row(controls, toasts)
+    handler = row.find("done_save.save_all").on_click
+
+    async def twice_at_once() -> None:
+        await asyncio.gather(handler(), handler())
+
+    asyncio.run(twice_at_once())
+    row.click("done_save.save_all")  # right after: the double click's second click
+    assert len(device.saved) == 1
+    row.click(f"done_save.file.{STORE}")  # another file: its own button
+    assert [name for name, _ in device.saved][-1] == STORE
+    now[0] += 1.5
+    row.click("done_save.save_all")
+    assert len(device.saved) == 3, device.saved

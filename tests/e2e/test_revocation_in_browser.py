@@ -143,6 +143,9 @@ def test_the_done_screen_revokes_the_old_keys_at_the_authority(start_wizard, ope
     w.expect_text(w.t("done.title"), timeout=60_000)
     w.expect_text(w.t("done.revoke_old_explain"))
     w.click("done.revoke_old")
+    w.expect_text(w.t("done.revoke_what"))  # it cannot be undone: asked first
+    w.shot("done-revoke-asked")
+    w.click("done.revoke_yes")
     w.expect_text(w.t("done.revoked_old", count=2), timeout=60_000)
     w.shot("done-old-keys-revoked")
     # The authority's OCSP responder now says so of the old keys.

@@ -108,6 +108,7 @@ def test_unknown_goes_on_and_says_so(tmp_path, monkeypatch):
 
 def test_the_done_screen_revokes_the_old_keys(tmp_path):
     from wizard.ui.screens import done
+    from wizard.ui.widgets import revoke_dialog
 
     async def scenario() -> WizardModel:
         m = _model(tmp_path)
@@ -116,7 +117,19 @@ def test_the_done_screen_revokes_the_old_keys(tmp_path):
         assert m.screen == "done", (m.screen, m.progress.work_error)
         assert m.done.can_revoke_old
         assert translate("done.revoke_old", "en") in shown_text(m, done.view)
-        await m.done.revoke_old_keys()
+        # it cannot be undone: the button asks first; "Keep them for now" changes nothing
+        m.done.ask_revoke()
+        for lang in ("kk", "ru", "en"):
+            m.set_language(lang)
+            asked = shown_text(m, done.view)
+            assert translate("done.revoke_what", lang) in asked, lang
+            assert translate("done.revoke_yes", lang) in asked, lang
+        m.done.keep_old_keys()
+        assert revoke_dialog(m) is None and m.done.can_revoke_old
+        m.done.ask_revoke()
+        assert revoke_dialog(m) is not None
+        await m.done.revoke_old_keys()  # the dialog's "Revoke the old keys"
+        assert revoke_dialog(m) is None
         return m
 
     m = asyncio.run(scenario())

@@ -258,16 +258,26 @@ def test_an_unreachable_authority_says_nothing_yet(tmp_path, monkeypatch):
 
     monkeypatch.setattr(acceptance, "judge_issuer", unreachable)
 
-    async def scenario() -> WizardModel:
+    async def scenario() -> tuple[WizardModel, dict[str, str], object]:
         m = model(tmp_path)
         to_open(m)
         await m.keys.make_demo_keys()
+        seen = {}
+        for lang in LANGUAGES:
+            m.set_language(lang)
+            seen[lang] = shown_text(m)
+        m.keys.open_keys()  # opened again: nothing asked yet, nothing said yet
+        said_then = m.keys.issuer_unasked
         await m.close()
-        return m
+        return m, seen, said_then
 
-    m = asyncio.run(scenario())
+    m, seen, said_then = asyncio.run(scenario())
     assert m.keys.keys_ok and m.keys.issuer_refusal is None and m.fault is None
-    assert m.why_not_continue is None
+    assert m.why_not_continue is None  # it can go on, and be queued
+    # said, though: the authority was not asked, and is asked again when the application is sent
+    for lang, text in seen.items():
+        assert translate("verdict_ui.issuer_unasked", lang) in text, lang
+    assert said_then is None
 
 
 def test_an_answer_for_keys_no_longer_open_is_ignored(tmp_path, material, monkeypatch):

@@ -166,7 +166,7 @@ def test_every_public_model_method_is_guarded_by_the_last_resort():
         ApplicationForm: {"set_email", "set_locality", "set_folder", "confirm", "submit"},
         NewPassword: {"set_new", "set_repeat", "show", "understand", "accept"},
         Progress: {"run", "set_code", "confirm_code", "choose_folder", "copy_application"},
-        Done: {"revoke_old_keys", "save_calendar"},
+        Done: {"ask_revoke", "keep_old_keys", "revoke_old_keys", "save_calendar"},
         CancelRenewal: {"ask", "keep", "end"},
     }
     assert set(STEP_MODELS) <= set(expected)  # every step model is checked

@@ -184,8 +184,9 @@ def view(m: WizardModel, screen: Callable[..., list[Any]] | None = None) -> list
 
 def shown(m: WizardModel, screen: Callable[..., list[Any]] | None = None) -> list[str]:
     """Every text the current screen (or ``screen``) shows as the app builds it, without a
-    session: the last-resort line, the screen, field errors, buttons, the cancel dialog."""
-    from wizard.ui.widgets import cancel_dialog, fault_notice
+    session: the last-resort line, the screen, field errors, buttons, the dialogs (end this
+    renewal, revoke the old keys)."""
+    from wizard.ui.widgets import cancel_dialog, fault_notice, revoke_dialog
 
     found: list[str] = []
     button = (ft.Button, ft.FilledButton, ft.FilledTonalButton, ft.OutlinedButton, ft.TextButton)
@@ -204,7 +205,7 @@ def shown(m: WizardModel, screen: Callable[..., list[Any]] | None = None) -> lis
             for name in ("content", "controls", "actions", "title"):
                 walk(getattr(value, name, None))
 
-    walk([*fault_notice(m), *view(m, screen), cancel_dialog(m)])
+    walk([*fault_notice(m), *view(m, screen), cancel_dialog(m), revoke_dialog(m)])
     return found
 
 

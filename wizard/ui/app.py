@@ -48,6 +48,7 @@ from wizard.ui.widgets import (
     cancel_dialog,
     fault_notice,
     notice,
+    revoke_dialog,
     step_indicator,
     top_bar,
 )
@@ -55,10 +56,12 @@ from wizard.ui.widgets import (
 logger = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-# A step's Back and Continue sit where the last step's did: for this long after a step opens
-# they are disabled, so that the second click of a double click on Continue is not also the new
-# step's Continue (it skipped the storage step). Longer than a double click's two clicks apart.
-SETTLE_SECONDS = 0.4
+# A step's Back and Continue sit where the last step's did, and step 1's choice where home's
+# "Renew" was: for this long after a screen opens its controls are disabled (drawn so), so that
+# the second click of a double click is not also a click on the new screen (it skipped the storage
+# step, went home from step 2, chose a real authority). As long as a double click's two clicks
+# apart may be (Windows: 500 ms); shorter than anyone reads a new step.
+SETTLE_SECONDS = 0.5
 VIEWS: dict[str, Callable] = {
     "home": home.view,
     "start": start.view,
@@ -165,6 +168,7 @@ def App(services: Services, platform: Platform, lang: str, settled: bool = True)
         set_settled_screen(m.screen)
 
     ft.use_effect(settle, [m.screen])
+    settling = settled_screen != m.screen
 
     # the status screen refreshes by itself while it is shown
     ft.use_effect(lambda: m.keep_refreshing(status.REFRESH_SECONDS), [m.screen, m.progress.offline])
@@ -175,6 +179,8 @@ def App(services: Services, platform: Platform, lang: str, settled: bool = True)
     page.on_disconnect = lambda _e: m.disconnected()
     # "End this renewal?" wherever it was asked (the model says when)
     ft.use_dialog(cancel_dialog(m))
+    # "Revoke the old keys?" on the done screen (it cannot be undone)
+    ft.use_dialog(revoke_dialog(m))
 
     try:
         indicator = step_indicator(m)
@@ -209,6 +215,7 @@ def App(services: Services, platform: Platform, lang: str, settled: bool = True)
                         width=content_width,
                         padding=ft.Padding.only(top=6 if phone else 8, bottom=16),
                         content=ft.Column(body, spacing=10 if phone else 12),
+                        disabled=settling,
                     )
                 ],
                 scroll=ft.ScrollMode.AUTO,
@@ -229,7 +236,7 @@ def App(services: Services, platform: Platform, lang: str, settled: bool = True)
                 content=ft.Container(
                     width=content_width,
                     content=footer[-1],
-                    disabled=settled_screen != m.screen,
+                    disabled=settling,
                 ),
             )
         )

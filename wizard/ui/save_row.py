@@ -21,6 +21,7 @@ import flet as ft
 
 from wizard.errors import QoltanbaError
 from wizard.renewal.export import LIMITS, bundle_zip, read_export
+from wizard.ui.models.common import PressGuard
 from wizard.ui.platform import Platform
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def save_controls(
     *,
     web: bool | None = None,
     mobile: bool | None = None,
+    presses: PressGuard | None = None,
 ) -> list[ft.Control]:
     """The controls of the save row. ``web`` and ``mobile`` (asked of ``platform`` when None) say
     where the person is: in a browser a copy is a download and the folder is the server's, on a
@@ -66,9 +68,13 @@ def save_controls(
     folder = Path(folder)
     names = _exportable(files)
 
+    presses = presses or PressGuard()
+
     async def guarded(action: Callable[[], Awaitable[None]], file: str) -> None:
         try:
-            await action()
+            async with presses.once(f"save:{file}") as go:  # a double click: one download
+                if go:
+                    await action()
         except QoltanbaError as error:
             toast(error_line(t, error))
         except Exception:  # a bug or a client that broke off: one line, never a traceback

@@ -211,6 +211,31 @@ def cancel_dialog(m: WizardModel) -> ft.AlertDialog | None:
     )
 
 
+def revoke_dialog(m: WizardModel) -> ft.AlertDialog | None:
+    """The confirmation of "Revoke the old keys at the authority": it cannot be undone; "yes"
+    revokes them, "no" (or Escape) keeps them."""
+    if not m.done.revoke_asked:
+        return None
+    return ft.AlertDialog(
+        modal=True,
+        title=ft.Text(m.t("done.revoke_title")),
+        content=ft.Column(
+            [ft.Text(m.t("done.revoke_what"), size=15)], tight=True, width=min(MAX_WIDTH, 520)
+        ),
+        actions=[
+            ft.TextButton(m.t("done.revoke_keep"), on_click=m.done.keep_old_keys),
+            ft.FilledButton(
+                m.t("done.revoke_yes"),
+                icon=ft.Icons.GPP_MAYBE_OUTLINED,
+                on_click=m.done.revoke_old_keys,
+                disabled=m.busy,
+                style=ft.ButtonStyle(bgcolor=BAD, color=ft.Colors.WHITE),
+            ),
+        ],
+        on_dismiss=m.done.keep_old_keys,
+    )
+
+
 def problem(m: WizardModel) -> list[ft.Control]:
     """A renewal step's error, said with its way forward (m.progress.work_actions): try again,
     back to the password, end the renewal, choose another folder, home."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -185,6 +186,39 @@ def guard_entry_points(cls: type) -> type:
             continue
         setattr(cls, name, last_resort(value))
     return cls
+
+
+class PressGuard:
+    """A button pressed again while its action runs, or within ``window`` seconds after it
+    ended, is dropped: the second click of a double click (queued behind the first, or landing
+    once it is done) saves one download, one calendar file, one set of demo keys."""
+
+    def __init__(self, window: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._window, self._clock = window, clock
+        self._running: set[str] = set()
+        self._ended: dict[str, float] = {}
+
+    def begin(self, key: str) -> bool:
+        """True: go on (then ``end``); False: a repeat, dropped."""
+        ended = self._ended.get(key)
+        if key in self._running or (ended is not None and self._clock() - ended < self._window):
+            return False
+        self._running.add(key)
+        return True
+
+    def end(self, key: str) -> None:
+        self._running.discard(key)
+        self._ended[key] = self._clock()
+
+    @contextlib.asynccontextmanager
+    async def once(self, key: str):
+        """``async with presses.once(key) as go: if go: ...``"""
+        go = self.begin(key)
+        try:
+            yield go
+        finally:
+            if go:
+                self.end(key)
 
 
 class Step:

@@ -29,6 +29,8 @@ class Done(Step):
         self.result: dict[str, Any] = {}
         self.old_keys_revoked: Message | None = None
         self.revoke_error: Message | None = None
+        # "Revoke the old keys?" asked: it cannot be undone, so it is confirmed first
+        self.revoke_asked = False
 
     def _show(self, renewal: Renewal) -> None:
         installed = renewal.record.installed
@@ -102,9 +104,13 @@ class Done(Step):
         return f"qoltanba-{not_after.date().isoformat()}.ics", data
 
     async def save_calendar(self, save: Callable[[str, bytes], Awaitable[bool]]) -> bool:
-        """Offer the expiry reminders (.ics) to save; True once saved."""
-        name, data = self.calendar_file()
-        return bool(await save(name, data))
+        """Offer the expiry reminders (.ics) to save; True once saved (offered once for a double
+        click)."""
+        async with self._wizard.presses.once("calendar") as go:
+            if not go:
+                return False
+            name, data = self.calendar_file()
+            return bool(await save(name, data))
 
     # --- revoke the old keys at the authority --------------------------------------------------
 
@@ -118,6 +124,16 @@ class Done(Step):
             and any(s.private_key is not None for s in current.stores.values())
         )
 
+    def ask_revoke(self) -> None:
+        """ "Revoke the old keys at the authority": ask to confirm first (it cannot be undone)."""
+        if self.can_revoke_old and not self._wizard.busy:
+            self.revoke_error = None
+            self.revoke_asked = True
+
+    def keep_old_keys(self) -> None:
+        """The confirmation answered "no": nothing changes."""
+        self.revoke_asked = False
+
     async def revoke_old_keys(self) -> None:
         """Revoke the current (old) keys at the authority, signed with them; its OCSP and CRLs
         then say "revoked" for them."""
@@ -126,6 +142,7 @@ class Done(Step):
         from wizard.errors import AuthorityProtocolError
 
         wizard = self._wizard
+        self.revoke_asked = False
         if not self.can_revoke_old or wizard.busy:
             return
         wizard.busy = True

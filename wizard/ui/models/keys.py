@@ -58,6 +58,9 @@ class CurrentKeys(Step):
         # and whether it renews keys of their issuer (issue #11): asked once the keys are open
         self.issuer_checking = False
         self.issuer_refusal: Message | None = None  # NotRenewable("issuer_not_accepted")
+        # the authority could not be asked (unreachable, too slow): said, and asked again when
+        # the application is sent
+        self.issuer_unasked: Message | None = None
         # a resumed renewal: which files it started with, chosen again or to be chosen (#11)
         self.resume_note: Message | None = None
         # the authority the opened keys were checked for (the wizard's spec then); another one
@@ -74,6 +77,7 @@ class CurrentKeys(Step):
     def _forget_opened(self) -> None:
         self.cards, self.keys_ok, self._stores, self._current = [], False, [], None
         self.issuer_refusal = None
+        self.issuer_unasked = None
         self.opened_for = None
 
     def _authority_chosen(self) -> None:
@@ -144,7 +148,13 @@ class CurrentKeys(Step):
             self.set_files(files)
 
     async def make_demo_keys(self, holder: str = "individual") -> None:
-        """Demo mode: have the demo authority issue this demo holder's current keys."""
+        """Demo mode: have the demo authority issue this demo holder's current keys (once for a
+        double click: one set, not two)."""
+        async with self._wizard.presses.once(f"demo-keys:{holder}") as go:
+            if go:
+                await self._make_demo_keys(holder)
+
+    async def _make_demo_keys(self, holder: str) -> None:
         from wizard.keys.files import free_folder
         from wizard.keys.store import read_store_file
         from wizard.renewal.demo import issue_demo_keys
@@ -274,7 +284,9 @@ class CurrentKeys(Step):
         except NotRenewable as error:
             refusal = error
         except (AuthorityUnreachable, TimeoutError):
-            pass  # no verdict yet: the renewal can still be made, and queued if need be
+            # no verdict yet: the renewal can still be made, and queued if need be
+            if _same_keys(self._stores, stores):
+                self.issuer_unasked = Message("verdict_ui.issuer_unasked")
         finally:
             self.issuer_checking = False
         if refusal is None or not _same_keys(self._stores, stores):

@@ -50,7 +50,9 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
     elif done.folder is not None:
         # the full path, selectable and copyable; a copy of each new file or all as one zip (a
         # download in the browser); "Open folder" where the device can (issue #11 item 6)
-        controls += save_controls(m.t, done.folder, done.saveable, ui.platform, ui.toast)
+        controls += save_controls(
+            m.t, done.folder, done.saveable, ui.platform, ui.toast, presses=m.presses
+        )
         for name in done.key_files:
             controls.append(_file_row(ft.Icons.KEY, GOOD, name))
         for name in done.ca_files:
@@ -68,7 +70,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
             ft.OutlinedButton(
                 m.t("done.revoke_old"),
                 icon=ft.Icons.GPP_MAYBE_OUTLINED,
-                on_click=done.revoke_old_keys,
+                on_click=done.ask_revoke,
                 disabled=m.busy,
             )
         )

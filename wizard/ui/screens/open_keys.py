@@ -264,6 +264,9 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         )
     )
     controls += checking_rows(m)
+    if keys.issuer_unasked is not None and keys.keys_ok:
+        unasked = notice(keys.issuer_unasked.text(m.lang), "info", ft.Icons.CLOUD_OFF)
+        controls.append(ft.Semantics(identifier="open.issuer_unasked", content=unasked))
     controls += error_notice(m, keys.open_error)
     if keys.open_error is not None:
         controls.append(help_link(m, keys.open_error))
