@@ -17,6 +17,7 @@ from pathlib import Path
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from wizard.i18n import translate
+from wizard.ui.app import SETTLE_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("QOLTANBA_TEST_ARTIFACTS", ROOT / "tests" / "e2e" / "artifacts"))
@@ -299,7 +300,8 @@ class WizardPage:
             self.step = step
             self.step_scrolls.setdefault(step, 0)
         self.expect_text(self.t(text_key))
-        self.page.wait_for_timeout(300)
+        # its controls settled (wizard.ui.app.SETTLE_SECONDS: disabled just after it opens)
+        self.page.wait_for_timeout(int(SETTLE_SECONDS * 1000) + 100)
         if first is not None:
             target = self._waited(first.first, f"first-{step or text_key}")
         elif first_field is not None:

@@ -13,7 +13,7 @@ from wizard.ui.app import SETTLE_SECONDS
 pytestmark = pytest.mark.e2e
 
 # gaps between the two clicks, in ms: a quick double click and a slow one
-GAPS = (0, 40, 150, 300)
+GAPS = (0, 40, 150, 300, 450)
 
 
 def _double_click(w, key: str, gap: int) -> None:
@@ -44,3 +44,16 @@ def test_a_double_click_moves_one_step(start_wizard, open_page):
     w.page.wait_for_timeout(int(SETTLE_SECONDS * 1000) + 200)
     w.click("nav.continue")
     w.expect_text(w.t("storage.question"))
+
+
+def test_a_double_click_on_renew_leaves_step_1_as_it_was(start_wizard, open_page):
+    """Home's "Renew" sits where step 1's "A real authority at an address" does: the second
+    click of a double click must not choose it (hostile walk, session 6)."""
+    w = open_page(start_wizard(lang="en"))
+    address = w.page.get_by_role("textbox", name=w.t("start.authority_url"), exact=True)
+    for gap in (150, 300, 450):
+        _double_click(w, "home.renew", gap)
+        assert w.has_text(w.t("start.mode")), (gap, w.shot(f"renew-{gap}"))
+        assert address.count() == 0, (gap, w.shot(f"real-chosen-{gap}"))
+        _double_click(w, "nav.back", 0)  # home again
+        assert w.button("home.renew").count() == 1, (gap, w.shot(f"home-{gap}"))
