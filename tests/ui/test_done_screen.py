@@ -44,6 +44,10 @@ class Screen:
     """The done screen as built for a device, its controls found by their keys."""
 
     def __init__(self, m: Any, device: Any) -> None:
+        from wizard.ui.models.common import PressGuard
+
+        # each screen built here is a press of its own, not a double click of the last test's
+        m.done._presses = PressGuard()
         self.device = device
         self.toasts: list[str] = []
         self.controls = done_screen.view(m, UiContext(platform=device, toast=self.toasts.append))

@@ -58,3 +58,24 @@ def test_a_press_after_the_moment_acts_again():
     assert presses.begin("y")  # another button
     now[0] = 1.5
     assert presses.begin("x")
+
+
+def test_a_failed_action_may_be_tried_again_at_once():
+    presses = PressGuard(window=1.0, clock=lambda: 0.0)
+
+    async def scenario() -> list[bool]:
+        seen = []
+        for _ in range(2):
+            try:
+                async with presses.once("save") as go:
+                    seen.append(go)
+                    raise OSError("the save dialog failed")
+            except OSError:
+                pass
+        async with presses.once("save") as go:
+            seen.append(go)
+        async with presses.once("save") as go:  # right after a success: a repeat
+            seen.append(go)
+        return seen
+
+    assert asyncio.run(scenario()) == [True, True, True, False]

@@ -210,15 +210,23 @@ class PressGuard:
         self._running.discard(key)
         self._ended[key] = self._clock()
 
+    def failed(self, key: str) -> None:
+        """The action failed: a press again ("Try again") is not a repeat."""
+        self._running.discard(key)
+
     @contextlib.asynccontextmanager
     async def once(self, key: str):
-        """``async with presses.once(key) as go: if go: ...``"""
+        """``async with presses.once(key) as go: if go: ...`` (an exception out of it counts
+        as ``failed``)."""
         go = self.begin(key)
         try:
             yield go
-        finally:
+        except BaseException:
             if go:
-                self.end(key)
+                self.failed(key)
+            raise
+        if go:
+            self.end(key)
 
 
 class Step:
@@ -233,6 +241,12 @@ class Step:
 
     def __init__(self, wizard: WizardModel) -> None:
         self._wizard = wizard
+        self._presses = PressGuard()  # made anew with the step: a new renewal's first press
+
+    @property
+    def presses(self) -> PressGuard:
+        """This step's buttons pressed twice at once act once (the save row uses it too)."""
+        return self._presses
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_"):

@@ -106,7 +106,7 @@ class Done(Step):
     async def save_calendar(self, save: Callable[[str, bytes], Awaitable[bool]]) -> bool:
         """Offer the expiry reminders (.ics) to save; True once saved (offered once for a double
         click)."""
-        async with self._wizard.presses.once("calendar") as go:
+        async with self._presses.once("calendar") as go:
             if not go:
                 return False
             name, data = self.calendar_file()

@@ -150,7 +150,7 @@ class CurrentKeys(Step):
     async def make_demo_keys(self, holder: str = "individual") -> None:
         """Demo mode: have the demo authority issue this demo holder's current keys (once for a
         double click: one set, not two)."""
-        async with self._wizard.presses.once(f"demo-keys:{holder}") as go:
+        async with self._presses.once(f"demo-keys:{holder}") as go:
             if go:
                 await self._make_demo_keys(holder)
 

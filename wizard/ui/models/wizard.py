@@ -34,7 +34,6 @@ from wizard.ui.models.common import (
     KnownKey,
     Message,
     PendingRenewal,
-    PressGuard,
     guard_entry_points,
 )
 from wizard.ui.models.done import Done
@@ -85,8 +84,6 @@ class WizardModel:
         self.home_notices: list[Message] = []
         # the tokens here (issue #13): found once, their session kept while a renewal uses it
         self.tokens = TokenStep(services.token_modules)
-        # a button pressed twice at once does its action once (a download, demo keys)
-        self.presses = PressGuard()
         # the steps, each made anew when it starts over
         self.keys = CurrentKeys(self)
         self.form = ApplicationForm(self)

@@ -51,7 +51,7 @@ def view(m: WizardModel, ui) -> list[ft.Control]:
         # the full path, selectable and copyable; a copy of each new file or all as one zip (a
         # download in the browser); "Open folder" where the device can (issue #11 item 6)
         controls += save_controls(
-            m.t, done.folder, done.saveable, ui.platform, ui.toast, presses=m.presses
+            m.t, done.folder, done.saveable, ui.platform, ui.toast, presses=done.presses
         )
         for name in done.key_files:
             controls.append(_file_row(ft.Icons.KEY, GOOD, name))
