@@ -300,7 +300,9 @@ class WizardPage:
             self.step = step
             self.step_scrolls.setdefault(step, 0)
         self.expect_text(self.t(text_key))
-        # its controls settled (wizard.ui.app.SETTLE_SECONDS: disabled just after it opens)
+        # its controls settled: disabled for wizard.ui.app.SETTLE_SECONDS after it opens, and
+        # Flutter tells the page of them differently meanwhile (a checkbox's label is no text
+        # of its own yet)
         self.page.wait_for_timeout(int(SETTLE_SECONDS * 1000) + 100)
         if first is not None:
             target = self._waited(first.first, f"first-{step or text_key}")
@@ -455,8 +457,17 @@ def confirm_code(w: WizardPage, *, type_code: bool = False) -> None:
 
 def open_files(w: WizardPage, paths: list[Path], password: str) -> None:
     """Pick key stores in the browser's file chooser, type their password, press Open."""
-    with w.page.expect_file_chooser() as chooser:
-        w.click("open.pick")
+    for attempt in range(3):
+        # a press the page did not take (a loaded machine: it came as the step settled) is
+        # pressed again, as a person would; counted once (a failed try takes its count back)
+        try:
+            with w.page.expect_file_chooser(timeout=10_000) as chooser:
+                w.click("open.pick")
+            break
+        except PlaywrightTimeout:
+            w.actions["clicks"] -= 1
+            if attempt == 2:
+                raise
     chooser.value.set_files([str(p) for p in paths])
     w.fill("open.password", password)
     w.click("open.open")

@@ -12,8 +12,9 @@ from wizard.ui.app import SETTLE_SECONDS
 
 pytestmark = pytest.mark.e2e
 
-# gaps between the two clicks, in ms: a quick double click and a slow one
-GAPS = (0, 40, 150, 300, 450)
+# gaps between the two clicks, in ms: at once (the second sent before the next step is drawn),
+# a quick double click and a slow one (inside Windows' 500 ms)
+GAPS = (0, 150, 450)
 
 
 def _double_click(w, key: str, gap: int) -> None:
@@ -26,7 +27,7 @@ def _double_click(w, key: str, gap: int) -> None:
     w.page.mouse.click(x, y)
     w.page.wait_for_timeout(gap)
     w.page.mouse.click(x, y)
-    w.page.wait_for_timeout(1500)  # whatever the second click did has been drawn
+    w.page.wait_for_timeout(1000)  # whatever the second click did has been drawn
 
 
 def test_a_double_click_moves_one_step(start_wizard, open_page):
@@ -51,7 +52,7 @@ def test_a_double_click_on_renew_leaves_step_1_as_it_was(start_wizard, open_page
     click of a double click must not choose it (hostile walk, session 6)."""
     w = open_page(start_wizard(lang="en"))
     address = w.page.get_by_role("textbox", name=w.t("start.authority_url"), exact=True)
-    for gap in (150, 300, 450):
+    for gap in (150, 450):
         _double_click(w, "home.renew", gap)
         assert w.has_text(w.t("start.mode")), (gap, w.shot(f"renew-{gap}"))
         assert address.count() == 0, (gap, w.shot(f"real-chosen-{gap}"))

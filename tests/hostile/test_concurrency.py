@@ -29,7 +29,7 @@ from test_served_cli import Server
 
 from wizard.i18n import translate
 
-PAIRS = 5
+PAIRS = 4
 # Seconds after the start signal, each drawn at random (seeded). SPREAD: two command lines at
 # once, both reaching the renewal's lock together. LATE: the window, which has nothing left to
 # load, starts up to this much later, so that either side may win. LATER: on one home, one command
