@@ -193,21 +193,42 @@ def cancel_dialog(m: WizardModel) -> ft.AlertDialog | None:
             )
         )
     content += error_notice(m, m.cancel.error)
+    return confirm_dialog(
+        m,
+        m.t("cancel.title"),
+        content,
+        keep=(m.t("cancel.keep"), m.cancel.keep),
+        confirm=(m.t("cancel.confirm"), ft.Icons.CANCEL_OUTLINED, m.cancel.end),
+    )
+
+
+def confirm_dialog(
+    m: WizardModel,
+    title: str,
+    content: list[ft.Control],
+    *,
+    keep: tuple[str, Callable[..., Any]],
+    confirm: tuple[str, ft.IconData, Callable[..., Any]],
+) -> ft.AlertDialog:
+    """A question before something that cannot be undone: "keep" (or Escape) changes nothing,
+    "confirm", in red, does it."""
+    keep_label, on_keep = keep
+    label, icon, on_confirm = confirm
     return ft.AlertDialog(
         modal=True,
-        title=ft.Text(m.t("cancel.title")),
+        title=ft.Text(title),
         content=ft.Column(content, tight=True, spacing=10, width=min(MAX_WIDTH, 520)),
         actions=[
-            ft.TextButton(m.t("cancel.keep"), on_click=m.cancel.keep),
+            ft.TextButton(keep_label, on_click=on_keep),
             ft.FilledButton(
-                m.t("cancel.confirm"),
-                icon=ft.Icons.CANCEL_OUTLINED,
-                on_click=m.cancel.end,
+                label,
+                icon=icon,
+                on_click=on_confirm,
                 disabled=m.busy,
                 style=ft.ButtonStyle(bgcolor=BAD, color=ft.Colors.WHITE),
             ),
         ],
-        on_dismiss=m.cancel.keep,
+        on_dismiss=on_keep,
     )
 
 
@@ -216,23 +237,12 @@ def revoke_dialog(m: WizardModel) -> ft.AlertDialog | None:
     revokes them, "no" (or Escape) keeps them."""
     if not m.done.revoke_asked:
         return None
-    return ft.AlertDialog(
-        modal=True,
-        title=ft.Text(m.t("done.revoke_title")),
-        content=ft.Column(
-            [ft.Text(m.t("done.revoke_what"), size=15)], tight=True, width=min(MAX_WIDTH, 520)
-        ),
-        actions=[
-            ft.TextButton(m.t("done.revoke_keep"), on_click=m.done.keep_old_keys),
-            ft.FilledButton(
-                m.t("done.revoke_yes"),
-                icon=ft.Icons.GPP_MAYBE_OUTLINED,
-                on_click=m.done.revoke_old_keys,
-                disabled=m.busy,
-                style=ft.ButtonStyle(bgcolor=BAD, color=ft.Colors.WHITE),
-            ),
-        ],
-        on_dismiss=m.done.keep_old_keys,
+    return confirm_dialog(
+        m,
+        m.t("done.revoke_title"),
+        [ft.Text(m.t("done.revoke_what"), size=15)],
+        keep=(m.t("done.revoke_keep"), m.done.keep_old_keys),
+        confirm=(m.t("done.revoke_yes"), ft.Icons.GPP_MAYBE_OUTLINED, m.done.revoke_old_keys),
     )
 
 
