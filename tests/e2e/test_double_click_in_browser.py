@@ -45,6 +45,20 @@ def test_a_double_click_moves_one_step(start_wizard, open_page):
     w.page.wait_for_timeout(int(SETTLE_SECONDS * 1000) + 200)
     w.click("nav.continue")
     w.expect_text(w.t("storage.question"))
+    # a field clicked the moment its step opens takes what is typed (only Back and Continue
+    # settle on a step with fields: a disabled field took no focus, and the typing was lost)
+    w.page.wait_for_timeout(int(SETTLE_SECONDS * 1000) + 200)
+    w.button("nav.continue").click()
+    field = w.page.get_by_role("textbox", name=w.t("open.password"), exact=True)
+    field.wait_for(timeout=30_000)
+    box = field.bounding_box()  # the mouse, as a person's: Playwright's click would wait
+    assert box is not None
+    w.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    w.page.wait_for_timeout(150)
+    w.page.keyboard.insert_text("Qwerty12")
+    w.page.wait_for_timeout(int(SETTLE_SECONDS * 1000) + 300)
+    typed = w.page.evaluate("() => document.activeElement?.value")
+    assert typed == "Qwerty12", (typed, w.shot("typed-at-once"))
 
 
 def test_a_double_click_on_renew_leaves_step_1_as_it_was(start_wizard, open_page):

@@ -145,6 +145,11 @@ def test_the_done_screen_revokes_the_old_keys_at_the_authority(start_wizard, ope
     w.click("done.revoke_old")
     w.expect_text(w.t("done.revoke_what"))  # it cannot be undone: asked first
     w.shot("done-revoke-asked")
+    w.page.keyboard.press("Escape")  # Escape is "keep them for now"
+    w.page.get_by_text(w.t("done.revoke_what")).wait_for(state="hidden", timeout=10_000)
+    assert not w.has_text(w.t("done.revoked_old", count=2))
+    w.click("done.revoke_old")
+    w.expect_text(w.t("done.revoke_what"))
     w.click("done.revoke_yes")
     w.expect_text(w.t("done.revoked_old", count=2), timeout=60_000)
     w.shot("done-old-keys-revoked")

@@ -62,6 +62,10 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 # step, went home from step 2, chose a real authority). As long as a double click's two clicks
 # apart may be (Windows: 500 ms); shorter than anyone reads a new step.
 SETTLE_SECONDS = 0.5
+# The screens whose whole column settles so; on the others (a field to type into first) only
+# Back and Continue do: a field clicked while disabled takes no focus, and what is typed next is
+# lost (hostile walk). A click on a field is harmless anyway.
+BODY_SETTLES = frozenset({"home", "start", "storage", "work", "status", "done", "help"})
 VIEWS: dict[str, Callable] = {
     "home": home.view,
     "start": start.view,
@@ -215,7 +219,7 @@ def App(services: Services, platform: Platform, lang: str, settled: bool = True)
                         width=content_width,
                         padding=ft.Padding.only(top=6 if phone else 8, bottom=16),
                         content=ft.Column(body, spacing=10 if phone else 12),
-                        disabled=settling,
+                        disabled=settling and m.screen in BODY_SETTLES,
                     )
                 ],
                 scroll=ft.ScrollMode.AUTO,

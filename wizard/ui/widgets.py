@@ -215,7 +215,7 @@ def confirm_dialog(
     keep_label, on_keep = keep
     label, icon, on_confirm = confirm
     return ft.AlertDialog(
-        modal=True,
+        modal=False,  # Escape, or a click beside it, is "keep": the safe answer
         title=ft.Text(title),
         content=ft.Column(content, tight=True, spacing=10, width=min(MAX_WIDTH, 520)),
         actions=[
