@@ -455,6 +455,28 @@ def confirm_code(w: WizardPage, *, type_code: bool = False) -> None:
     w.click("code.confirm")
 
 
+def demo_renewal_to_code(w: WizardPage, *, type_details: bool = True) -> str:
+    """A demo renewal from home to the one-time code (demo keys made at step 3); its
+    application number."""
+    to_open_keys(w)
+    open_demo_keys(w)
+    fill_application(w, type_details=type_details)
+    set_new_password(w)
+    return application_number(w)
+
+
+def finish_resumed(w: WizardPage, number: str) -> None:
+    """A resumed renewal, its keys open at step 3, carried to done: Continue, the new password
+    that unlocks its saved new keys, its button, the code; the same application."""
+    w.click("nav.continue")
+    w.expect_text(w.t("password.resume_explain"))
+    w.fill("password.new", NEW_PASSWORD)
+    w.click("password.resume_go")
+    confirm_code(w)
+    w.expect_text(w.t("done.title"), timeout=60_000)
+    assert w.has_text(w.t("done.application", application=number))
+
+
 def open_files(w: WizardPage, paths: list[Path], password: str) -> None:
     """Pick key stores in the browser's file chooser, type their password, press Open."""
     for attempt in range(3):

@@ -23,7 +23,9 @@ from driver import (
     application_number,
     choose_language,
     confirm_code,
+    demo_renewal_to_code,
     fill_application,
+    finish_resumed,
     open_demo_keys,
     open_files,
     set_new_password,
@@ -235,11 +237,7 @@ def test_interrupted_renewal_resumes_after_restart(start_wizard, open_page, tmp_
     home = tmp_path / "home"
     server = start_wizard(home=home)
     w = open_page(server, "en")
-    to_open_keys(w)
-    open_demo_keys(w)
-    fill_application(w)
-    set_new_password(w)
-    number = application_number(w)
+    number = demo_renewal_to_code(w)
     w.shot("code-before-restart")
     server.stop()  # the window closed, the phone restarted...
 
@@ -251,13 +249,7 @@ def test_interrupted_renewal_resumes_after_restart(start_wizard, open_page, tmp_
     w.expect_text(w.t("open.resuming", application=number, state=w.t("state.awaiting_code")))
     open_files(w, sorted((home / "demo-keys").rglob("*.p12")), "Qwerty12")
     w.expect_text(w.t("verdict.renewable"))
-    w.click("nav.continue")
-    w.expect_text(w.t("password.resume_explain"))
-    w.fill("password.new", NEW_PASSWORD)
-    w.click("password.resume_go")
-    confirm_code(w)
-    w.expect_text(w.t("done.title"), timeout=60_000)
-    assert w.has_text(w.t("done.application", application=number))  # the same application
+    finish_resumed(w, number)  # the same application
     [new_folder] = list((home / "keys").iterdir())
     _check_new_keys(new_folder)
 
@@ -267,11 +259,7 @@ def test_a_tab_closed_at_the_code_lets_a_new_tab_finish_the_renewal(start_wizard
     to carry the renewal on, not hear "running in another window" (hostile walk, session 5)."""
     server = start_wizard()
     w = open_page(server, "en")
-    to_open_keys(w)
-    open_demo_keys(w)
-    fill_application(w)
-    set_new_password(w)
-    number = application_number(w)
+    number = demo_renewal_to_code(w)
     w.page.context.close()  # the tab closed at the one-time code
 
     w = open_page(server, "en")
@@ -279,14 +267,8 @@ def test_a_tab_closed_at_the_code_lets_a_new_tab_finish_the_renewal(start_wizard
     w.click("home.continue")
     w.expect_text(w.t("verdict.renewable"), timeout=60_000)  # its demo keys opened again
     w.shot("resumed-keys")
-    w.click("nav.continue")
-    w.expect_text(w.t("password.resume_explain"))
-    w.fill("password.new", NEW_PASSWORD)
-    w.click("password.resume_go")
-    confirm_code(w)
-    w.expect_text(w.t("done.title"), timeout=60_000)
+    finish_resumed(w, number)
     w.shot("done-in-a-new-tab")
-    assert w.has_text(w.t("done.application", application=number))
 
 
 def test_wrong_password_and_expired_key(start_wizard, open_page, material):

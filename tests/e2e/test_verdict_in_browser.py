@@ -15,8 +15,9 @@ from driver import (
     NEW_PASSWORD,
     application_number,
     confirm_code,
+    demo_renewal_to_code,
     fill_application,
-    open_demo_keys,
+    finish_resumed,
     open_files,
     set_new_password,
     to_open_keys,
@@ -122,11 +123,7 @@ def test_a_resumed_renewal_finds_its_demo_keys_already_open(start_wizard, open_p
     home = tmp_path / "home"
     server = start_wizard(home=home)
     w = open_page(server, "en")
-    to_open_keys(w)
-    open_demo_keys(w)
-    fill_application(w, type_details=False)
-    set_new_password(w)
-    number = application_number(w)
+    number = demo_renewal_to_code(w, type_details=False)
     server.stop()  # the window closed, the phone restarted...
 
     server = start_wizard(home=home)
@@ -139,13 +136,7 @@ def test_a_resumed_renewal_finds_its_demo_keys_already_open(start_wizard, open_p
     folder = str(next((home / "demo-keys").iterdir()))
     assert w.has_text(folder)
     w.shot("resumed-keys-open")
-    w.click("nav.continue")
-    w.expect_text(w.t("password.resume_explain"))
-    w.fill("password.new", NEW_PASSWORD)
-    w.click("password.resume_go")
-    confirm_code(w)
-    w.expect_text(w.t("done.title"), timeout=60_000)
-    assert w.has_text(w.t("done.application", application=number))
+    finish_resumed(w, number)
     w.shot("resumed-done")
     # after the restart: Continue, Continue, the new password, its button, the code's button
     assert w.action_count <= 5, w.actions

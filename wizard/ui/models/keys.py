@@ -277,6 +277,7 @@ class CurrentKeys(Step):
             return
         self.issuer_checking = True
         refusal: NotRenewable | None = None
+        unasked = False
         try:
             authority = await wizard._open_authority()
             now = wizard._services.clock()
@@ -284,13 +285,15 @@ class CurrentKeys(Step):
         except NotRenewable as error:
             refusal = error
         except (AuthorityUnreachable, TimeoutError):
-            # no verdict yet: the renewal can still be made, and queued if need be
-            if _same_keys(self._stores, stores):
-                self.issuer_unasked = Message("verdict_ui.issuer_unasked")
+            unasked = True  # no verdict yet: the renewal can still be made, and queued
         finally:
             self.issuer_checking = False
-        if refusal is None or not _same_keys(self._stores, stores):
-            return  # accepted, or other keys were opened meanwhile: not their answer
+        if not _same_keys(self._stores, stores):
+            return  # other keys were opened meanwhile: not their answer
+        if unasked:
+            self.issuer_unasked = Message("verdict_ui.issuer_unasked")
+        if refusal is None:
+            return  # accepted, or not asked yet
         self._end_unsent(stores)
         self.issuer_refusal = Message.of(refusal)
         self._keys_checked()
